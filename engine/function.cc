@@ -1,0 +1,415 @@
+#include "engine/function.h"
+
+#include <algorithm>
+#include <deque>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/base/status_macros.h"
+
+namespace savant::engine {
+namespace {
+
+// Where a step input comes from. Constants live in the plan; feeds and computed values per run.
+struct Source {
+  enum Kind : uint8_t { kConstant, kFeed, kValue } kind = kValue;
+  int index = 0;
+};
+
+bool IsIdentityLike(absl::string_view op) {
+  return op == "Identity" || op == "Snapshot" || op == "StopGradient" || op == "PreventGradient";
+}
+
+bool AssignsVariable(absl::string_view op) {
+  static const absl::flat_hash_set<absl::string_view> kOps = {
+      "Assign", "AssignAdd", "AssignSub", "ScatterUpdate", "ScatterAdd", "ScatterSub",
+      "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp", "ResourceScatterUpdate",
+      "ResourceScatterAdd", "ResourceScatterSub", "DestroyResourceOp", "ResourceApplyGradientDescent",
+      "ResourceApplyAdam"};
+  return kOps.contains(op);
+}
+
+// The resource name a VariableV2/VarHandleOp node creates (shared_name, else the node name).
+std::string ResourceNameOf(const Node& node) {
+  std::string shared = GetStringAttrOr(node, "shared_name", "");
+  return shared.empty() ? node.name : shared;
+}
+
+struct Resolved {
+  std::vector<Endpoint> feeds;
+  std::vector<Endpoint> fetches;
+  std::vector<int> targets;
+  absl::flat_hash_map<Endpoint, int> feed_index;
+};
+
+absl::StatusOr<Resolved> Resolve(const Graph& graph, const FunctionSpec& spec) {
+  Resolved r;
+  for (const auto& name : spec.feeds) {
+    ASSIGN_OR_RETURN(Endpoint ep, graph.FindEndpoint(name));
+    r.feed_index[ep] = static_cast<int>(r.feeds.size());
+    r.feeds.push_back(ep);
+  }
+  for (const auto& name : spec.fetches) {
+    ASSIGN_OR_RETURN(Endpoint ep, graph.FindEndpoint(name));
+    r.fetches.push_back(ep);
+  }
+  for (const auto& name : spec.targets) {
+    absl::string_view n = name;
+    if (!n.empty() && n[0] == '^') n.remove_prefix(1);
+    int node = graph.FindNode(n);
+    if (node < 0) {
+      return absl::NotFoundError(absl::StrCat("target node \"", name, "\" is not in the graph"));
+    }
+    r.targets.push_back(node);
+  }
+  return r;
+}
+
+// Nodes needed by the fetches and targets, not looking behind fed endpoints.
+std::vector<bool> NeededNodes(const Graph& graph, const Resolved& r) {
+  std::vector<bool> needed(graph.num_nodes(), false);
+  std::vector<int> stack;
+  auto push = [&](int n) {
+    if (!needed[n]) {
+      needed[n] = true;
+      stack.push_back(n);
+    }
+  };
+  for (const auto& ep : r.fetches) {
+    if (!r.feed_index.contains(ep)) push(ep.node);
+  }
+  for (int t : r.targets) push(t);
+  while (!stack.empty()) {
+    int n = stack.back();
+    stack.pop_back();
+    const Node& node = graph.node(n);
+    for (const auto& in : node.inputs) {
+      if (!r.feed_index.contains(in)) push(in.node);
+    }
+    for (int c : node.control_inputs) push(c);
+  }
+  return needed;
+}
+
+}  // namespace
+
+struct Function::Plan {
+  struct Step {
+    const Node* node = nullptr;
+    std::unique_ptr<OpKernel> kernel;
+    absl::InlinedVector<Source, 4> inputs;
+    int first_output = 0;  // index into per-run values
+    int num_outputs = 0;
+    bool stateful = false;
+  };
+  std::vector<Step> steps;
+  std::deque<Tensor> constants;  // deque: kernels may keep pointers to constant inputs
+  std::vector<Source> fetches;
+  int num_values = 0;
+  std::deque<Node> synthetic;  // _ReadRef nodes the compiler added
+};
+
+absl::StatusOr<absl::flat_hash_set<std::string>> AssignedVariables(const Graph& graph,
+                                                                   const FunctionSpec& spec) {
+  ASSIGN_OR_RETURN(Resolved r, Resolve(graph, spec));
+  std::vector<bool> needed = NeededNodes(graph, r);
+  absl::flat_hash_set<std::string> out;
+  for (int n = 0; n < graph.num_nodes(); ++n) {
+    if (!needed[n] || !AssignsVariable(graph.node(n).op) || graph.node(n).inputs.empty()) continue;
+    // Walk back through forwarding ops to the node that owns the variable.
+    Endpoint src = graph.node(n).inputs[0];
+    for (int hops = 0; hops < 64; ++hops) {
+      const Node& s = graph.node(src.node);
+      if ((IsIdentityLike(s.op) || s.op == "RefIdentity") && !s.inputs.empty()) {
+        src = s.inputs[0];
+        continue;
+      }
+      break;
+    }
+    const Node& owner = graph.node(src.node);
+    if (owner.op == "VarHandleOp" || owner.op == "VariableV2" || owner.op == "Variable") {
+      out.insert(ResourceNameOf(owner));
+    } else {
+      // A handle we cannot trace (e.g. fed from outside): be safe, treat every variable as mutable.
+      out.insert("*");
+    }
+  }
+  return out;
+}
+
+Function::~Function() = default;
+
+int Function::num_steps() const { return static_cast<int>(plan_->steps.size()); }
+
+std::vector<std::string> Function::step_ops() const {
+  std::vector<std::string> ops;
+  for (const auto& s : plan_->steps) ops.push_back(s.node->op);
+  return ops;
+}
+
+absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
+    std::shared_ptr<const Graph> graph, std::shared_ptr<ResourceManager> resources,
+    FunctionSpec spec, const OpRegistry& registry, ThreadPool& pool) {
+  auto fn = std::unique_ptr<Function>(new Function());
+  fn->spec_ = std::move(spec);
+  fn->graph_ = graph;
+  fn->resources_ = resources;
+  fn->pool_ = &pool;
+  fn->plan_ = std::make_unique<Plan>();
+  Plan& plan = *fn->plan_;
+  const FunctionSpec& s = fn->spec_;
+  const std::string label = s.label.empty() ? "" : s.label + ": ";
+
+  ASSIGN_OR_RETURN(Resolved r, Resolve(*graph, s));
+  std::vector<bool> needed = NeededNodes(*graph, r);
+
+  // Topological order (Kahn) over the needed nodes.
+  const int n = graph->num_nodes();
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<int>> consumers(n);
+  for (int i = 0; i < n; ++i) {
+    if (!needed[i]) continue;
+    const Node& node = graph->node(i);
+    for (const auto& in : node.inputs) {
+      if (r.feed_index.contains(in)) continue;
+      pending[i]++;
+      consumers[in.node].push_back(i);
+    }
+    for (int c : node.control_inputs) {
+      pending[i]++;
+      consumers[c].push_back(i);
+    }
+  }
+  std::vector<int> order;
+  std::vector<int> ready;
+  for (int i = n - 1; i >= 0; --i) {
+    if (needed[i] && pending[i] == 0) ready.push_back(i);
+  }
+  while (!ready.empty()) {
+    int i = ready.back();
+    ready.pop_back();
+    order.push_back(i);
+    for (int c : consumers[i]) {
+      if (--pending[c] == 0) ready.push_back(c);
+    }
+  }
+  int needed_count = static_cast<int>(std::count(needed.begin(), needed.end(), true));
+  if (static_cast<int>(order.size()) != needed_count) {
+    for (int i = 0; i < n; ++i) {
+      if (needed[i] && pending[i] > 0) {
+        return absl::UnimplementedError(absl::StrCat(
+            label, "node \"", graph->node(i).name, "\" (", graph->node(i).op,
+            "): the graph has a cycle (TF1 control flow loops are not supported yet)"));
+      }
+    }
+  }
+
+  // Output sources per (node, port); filled as nodes are compiled or folded.
+  absl::flat_hash_map<Endpoint, Source> produced;
+  auto add_constant = [&](Tensor t) {
+    plan.constants.push_back(std::move(t));
+    return Source{Source::kConstant, static_cast<int>(plan.constants.size()) - 1};
+  };
+  auto source_of = [&](const Endpoint& ep) -> absl::StatusOr<Source> {
+    if (auto it = r.feed_index.find(ep); it != r.feed_index.end()) return Source{Source::kFeed, it->second};
+    auto it = produced.find(ep);
+    if (it == produced.end()) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor \"", graph->node(ep.node).name, ":",
+                                                     ep.port, "\" is not produced by its node"));
+    }
+    return it->second;
+  };
+
+  ThreadPool inline_pool(0);
+  RunOptions fold_options;
+  auto is_ref_output = [&](const Endpoint& ep) {
+    const OpRegistration* reg = registry.Find(graph->node(ep.node).op);
+    return reg != nullptr && ep.port < 32 && (reg->ref_output_mask >> ep.port) & 1u;
+  };
+  // Adds a _ReadRef step reading the variable behind `src` (a ref), returns its output source.
+  auto add_deref = [&](Source src, const std::string& name) -> absl::StatusOr<Source> {
+    Node& rd = plan.synthetic.emplace_back();
+    rd.name = name + "/_read";
+    rd.op = "_ReadRef";
+    const Tensor* constant = src.kind == Source::kConstant ? &plan.constants[src.index] : nullptr;
+    const Tensor* const_inputs[1] = {constant};
+    DataType dtypes[1] = {DataType::kResource};
+    ASSIGN_OR_RETURN(auto kernel, CreateKernel(registry, KernelConstruction(rd, const_inputs, dtypes)));
+    Plan::Step step;
+    step.node = &rd;
+    step.kernel = std::move(kernel);
+    step.inputs.push_back(src);
+    step.first_output = plan.num_values++;
+    step.num_outputs = 1;
+    step.stateful = true;
+    // A variable nothing assigns can be read once, now: its value is a constant of the plan.
+    if (constant != nullptr && s.fold_variable_reads && !s.assigned_variables.contains("*")) {
+      auto handle = constant->dtype() == DataType::kResource ? constant->scalar<ResourceHandle>() : nullptr;
+      auto var = std::dynamic_pointer_cast<Variable>(handle);
+      if (var != nullptr && !s.assigned_variables.contains(var->name()) && var->initialized()) {
+        ASSIGN_OR_RETURN(Tensor value, var->Read());
+        plan.num_values--;
+        return add_constant(std::move(value));
+      }
+    }
+    plan.steps.push_back(std::move(step));
+    return Source{Source::kValue, plan.steps.back().first_output};
+  };
+
+  for (int idx : order) {
+    const Node& node = graph->node(idx);
+    const OpRegistration* reg = registry.Find(node.op);
+    if (reg == nullptr) {
+      return absl::UnimplementedError(absl::StrCat(label, "node \"", node.name, "\" (", node.op,
+                                                   "): op \"", node.op, "\" is not supported"));
+    }
+    int num_outputs = reg->num_outputs;
+    if (num_outputs < 0) {
+      if (const auto* op_def = graph->library().FindSignature(node.op)) {
+        num_outputs = NumOutputsFromOpDef(*op_def, node.attrs);
+      }
+    }
+    if (num_outputs < 0) {
+      // No OpDef in the model: size by the highest port anyone reads (at least one).
+      num_outputs = 1;
+      for (int c : consumers[idx]) {
+        for (const auto& in : graph->node(c).inputs) {
+          if (in.node == idx) num_outputs = std::max(num_outputs, in.port + 1);
+        }
+      }
+      for (const auto& ep : r.fetches) {
+        if (ep.node == idx) num_outputs = std::max(num_outputs, ep.port + 1);
+      }
+    }
+
+    Plan::Step step;
+    step.node = &node;
+    step.num_outputs = num_outputs;
+    step.stateful = reg->stateful;
+    absl::InlinedVector<const Tensor*, 4> const_inputs;
+    absl::InlinedVector<DataType, 4> dtypes;
+    bool all_constant = true;
+    for (size_t i = 0; i < node.inputs.size(); ++i) {
+      const Endpoint& in = node.inputs[i];
+      ASSIGN_OR_RETURN(Source src, source_of(in));
+      bool wants_ref = i < 32 && (reg->ref_input_mask >> i) & 1u;
+      if (!r.feed_index.contains(in) && is_ref_output(in) && !wants_ref) {
+        ASSIGN_OR_RETURN(src, add_deref(src, absl::StrCat(node.name, "/input", i)));
+      }
+      step.inputs.push_back(src);
+      all_constant = all_constant && src.kind == Source::kConstant;
+    }
+    for (const Source& src : step.inputs) {
+      const Tensor* t = src.kind == Source::kConstant ? &plan.constants[src.index] : nullptr;
+      const_inputs.push_back(t);
+      dtypes.push_back(t ? t->dtype() : DataType::kInvalid);
+    }
+    auto kernel = CreateKernel(registry, KernelConstruction(node, const_inputs, dtypes));
+    if (!kernel.ok()) {
+      return Annotate(kernel.status(), absl::StrCat(label, "node \"", node.name, "\" (", node.op, ")"));
+    }
+    step.kernel = *std::move(kernel);
+
+    // Fold: pure ops over constants, and ops that only create a resource handle.
+    bool foldable = (reg->compile_time_handle || (!reg->stateful && all_constant)) &&
+                    node.op != "Placeholder" && num_outputs > 0;
+    if (foldable) {
+      std::vector<Tensor> outs(num_outputs);
+      KernelContext ctx(node, const_inputs, outs, inline_pool, *resources, fold_options);
+      absl::Status st = step.kernel->Compute(ctx);
+      bool complete = st.ok() && std::all_of(outs.begin(), outs.end(), [](const Tensor& t) { return t.valid(); });
+      if (complete) {
+        for (int p = 0; p < num_outputs; ++p) produced[{idx, p}] = add_constant(std::move(outs[p]));
+        continue;
+      }
+      // Folding failed (e.g. a shape error): keep the step so the error surfaces at run time.
+    }
+    // Forwarding ops add nothing at run time: consumers read the input directly.
+    if (IsIdentityLike(node.op) && node.control_inputs.empty() && step.inputs.size() == 1 &&
+        num_outputs == 1) {
+      produced[{idx, 0}] = step.inputs[0];
+      continue;
+    }
+    if (node.op == "NoOp") continue;  // control-only: sequential order already honours it
+    step.first_output = plan.num_values;
+    plan.num_values += num_outputs;
+    for (int p = 0; p < num_outputs; ++p) produced[{idx, p}] = Source{Source::kValue, step.first_output + p};
+    plan.steps.push_back(std::move(step));
+  }
+
+  for (size_t i = 0; i < r.fetches.size(); ++i) {
+    const Endpoint& ep = r.fetches[i];
+    ASSIGN_OR_RETURN(Source src, source_of(ep));
+    if (!r.feed_index.contains(ep) && is_ref_output(ep)) {
+      ASSIGN_OR_RETURN(src, add_deref(src, absl::StrCat(graph->node(ep.node).name, "/fetch", i)));
+    }
+    plan.fetches.push_back(src);
+  }
+
+  // Dead-step removal: keep stateful steps and those whose outputs someone reads.
+  std::vector<bool> used(plan.num_values, false);
+  for (const Source& f : plan.fetches) {
+    if (f.kind == Source::kValue) used[f.index] = true;
+  }
+  std::vector<bool> keep(plan.steps.size(), false);
+  for (int i = static_cast<int>(plan.steps.size()) - 1; i >= 0; --i) {
+    auto& st = plan.steps[i];
+    bool live = st.stateful;
+    for (int p = 0; p < st.num_outputs && !live; ++p) live = used[st.first_output + p];
+    if (!live) continue;
+    keep[i] = true;
+    for (const Source& in : st.inputs) {
+      if (in.kind == Source::kValue) used[in.index] = true;
+    }
+  }
+  std::vector<Plan::Step> kept;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    if (keep[i]) kept.push_back(std::move(plan.steps[i]));
+  }
+  plan.steps = std::move(kept);
+  return fn;
+}
+
+absl::Status Function::Run(std::span<const Tensor> feeds, std::vector<Tensor>* fetches,
+                           const RunOptions& options) const {
+  const Plan& plan = *plan_;
+  if (feeds.size() != spec_.feeds.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("expected ", spec_.feeds.size(), " feeds, got ",
+                                                   feeds.size()));
+  }
+  absl::InlinedVector<Tensor, 16> values(plan.num_values);
+  auto resolve = [&](const Source& src) -> const Tensor* {
+    switch (src.kind) {
+      case Source::kConstant: return &plan.constants[src.index];
+      case Source::kFeed: return &feeds[src.index];
+      case Source::kValue: return &values[src.index];
+    }
+    return nullptr;
+  };
+  absl::InlinedVector<const Tensor*, 8> inputs;
+  for (const auto& step : plan.steps) {
+    inputs.clear();
+    for (const Source& src : step.inputs) inputs.push_back(resolve(src));
+    KernelContext ctx(*step.node, inputs,
+                      std::span<Tensor>(values.data() + step.first_output, step.num_outputs), *pool_,
+                      *resources_, options);
+    absl::Status st = step.kernel->Compute(ctx);
+    if (!st.ok()) {
+      return absl::Status(st.code(), absl::StrCat(spec_.label.empty() ? "" : spec_.label + ": ", "node \"",
+                                                  step.node->name, "\" (", step.node->op, "): ",
+                                                  st.message()));
+    }
+  }
+  fetches->resize(plan.fetches.size());
+  for (size_t i = 0; i < plan.fetches.size(); ++i) {
+    const Tensor* t = resolve(plan.fetches[i]);
+    if (!t->valid()) {
+      return absl::InternalError(absl::StrCat("fetch \"", spec_.fetches[i], "\" was not computed"));
+    }
+    (*fetches)[i] = *t;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace savant::engine

@@ -1,0 +1,76 @@
+// A compiled, thread-safe plan for one set of feeds, fetches and targets of a Graph: the unit the
+// loader builds per signature. Compilation prunes to what the fetches need, dereferences TF1
+// reference variables, creates one kernel per node (an unsupported op fails here, at load time, not
+// on the first request), folds constants (including reads of variables that nothing assigns) and
+// drops Identity/NoOp nodes that only forward values. Run() is const and safe to call from many
+// threads at once; all per-run state lives in the call.
+//
+//   ASSIGN_OR_RETURN(auto fn, Function::Compile(graph, resources, {.feeds = {"x:0"},
+//                                                                  .fetches = {"y:0"}}));
+//   std::vector<Tensor> out;
+//   RETURN_IF_ERROR(fn->Run({x}, &out));
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "engine/base/thread_pool.h"
+#include "engine/graph.h"
+#include "engine/kernel.h"
+#include "engine/resource_manager.h"
+#include "engine/tensor.h"
+
+namespace savant::engine {
+
+struct FunctionSpec {
+  std::vector<std::string> feeds;    // tensor names, "x:0" or "x"
+  std::vector<std::string> fetches;  // tensor names
+  std::vector<std::string> targets;  // node names run for their effects
+  // Fold reads of these variables (by resource or node name) only if absent here: variables that
+  // some function of the model assigns. Empty means: never fold variable reads.
+  bool fold_variable_reads = false;
+  absl::flat_hash_set<std::string> assigned_variables;
+  // Prefix for error messages ("signature \"serving_default\"").
+  std::string label;
+};
+
+// Names of the variables that the nodes needed by (fetches, targets) may assign: TF1 Assign* on a
+// VariableV2 (its node name) and TF2 Assign*VariableOp on a VarHandleOp (its shared_name).
+absl::StatusOr<absl::flat_hash_set<std::string>> AssignedVariables(const Graph& graph,
+                                                                   const FunctionSpec& spec);
+
+class Function {
+ public:
+  static absl::StatusOr<std::unique_ptr<Function>> Compile(
+      std::shared_ptr<const Graph> graph, std::shared_ptr<ResourceManager> resources,
+      FunctionSpec spec, const OpRegistry& registry = OpRegistry::Global(),
+      ThreadPool& pool = ThreadPool::Default());
+  ~Function();
+
+  // Runs with `feeds` in the order of spec.feeds and fills `fetches` in the order of spec.fetches.
+  // Errors name the node and op that failed.
+  absl::Status Run(std::span<const Tensor> feeds, std::vector<Tensor>* fetches,
+                   const RunOptions& options = {}) const;
+
+  const FunctionSpec& spec() const { return spec_; }
+  // Number of kernels that run per call after pruning and folding.
+  int num_steps() const;
+  // Op types of the steps, for inspection ("MatMul", "AddV2", ...).
+  std::vector<std::string> step_ops() const;
+
+  struct Plan;
+
+ private:
+  Function() = default;
+  FunctionSpec spec_;
+  std::shared_ptr<const Graph> graph_;
+  std::shared_ptr<ResourceManager> resources_;
+  ThreadPool* pool_ = nullptr;
+  std::unique_ptr<Plan> plan_;
+};
+
+}  // namespace savant::engine
