@@ -1,0 +1,271 @@
+// Compiler and executor tests on small hand-written graphs (GraphDef text protos). Expected values
+// are hand-computed from TensorFlow's op semantics.
+#include "engine/function.h"
+
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "gtest/gtest.h"
+
+namespace savant::engine {
+namespace {
+
+using ::testing::HasSubstr;
+
+tensorflow::GraphDef ParseGraph(const std::string& text) {
+  tensorflow::GraphDef g;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &g)) << text;
+  return g;
+}
+
+std::shared_ptr<const Graph> Import(const std::string& text,
+                                    std::shared_ptr<const FunctionLibrary> lib = nullptr) {
+  auto g = Graph::Import(ParseGraph(text), lib);
+  EXPECT_TRUE(g.ok()) << g.status();
+  return g.ok() ? *g : nullptr;
+}
+
+const char kFloatConstTemplate[] = R"(
+  node { name: "%s" op: "Const"
+         attr { key: "dtype" value { type: DT_FLOAT } }
+         attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: %s } } } }
+)";
+
+std::string FloatConst(const std::string& name, const std::string& value) {
+  char buf[512];
+  std::snprintf(buf, sizeof(buf), kFloatConstTemplate, name.c_str(), value.c_str());
+  return buf;
+}
+
+const char kPlaceholderX[] = R"(
+  node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }
+)";
+
+std::string Binary(const std::string& name, const std::string& op, const std::string& a,
+                   const std::string& b, const std::string& extra = "") {
+  return "node { name: \"" + name + "\" op: \"" + op + "\" input: \"" + a + "\" input: \"" + b +
+         "\" " + extra + " attr { key: \"T\" value { type: DT_FLOAT } } }\n";
+}
+
+Tensor Vec(std::vector<float> v) {
+  return Tensor::FromVector<float>(DataType::kFloat, Shape{static_cast<int64_t>(v.size())}, v);
+}
+
+std::vector<float> Values(const Tensor& t) {
+  auto f = t.flat<float>();
+  return {f.begin(), f.end()};
+}
+
+TEST(FunctionTest, DiamondGraphComputesBothBranches) {
+  // c = (x * 2) + (x + 1); for x = [1, 2, 5]: [5, 8, 17].
+  auto graph = Import(std::string(kPlaceholderX) + FloatConst("two", "2") + FloatConst("one", "1") +
+                      Binary("a", "Mul", "x", "two") + Binary("b", "AddV2", "x", "one") +
+                      Binary("c", "AddV2", "a", "b"));
+  auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x:0"}, .fetches = {"c:0", "a"}});
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  std::vector<Tensor> out;
+  std::vector<Tensor> feeds = {Vec({1, 2, 5})};
+  ASSERT_TRUE((*fn)->Run(feeds, &out).ok());
+  EXPECT_EQ(Values(out[0]), std::vector<float>({5, 8, 17}));
+  EXPECT_EQ(Values(out[1]), std::vector<float>({2, 4, 10}));
+}
+
+TEST(FunctionTest, FoldsConstantsAndRemovesIdentities) {
+  // y = x + (3 * 4): the product folds at compile time, the Identity disappears.
+  auto graph = Import(std::string(kPlaceholderX) + FloatConst("three", "3") + FloatConst("four", "4") +
+                      Binary("p", "Mul", "three", "four") +
+                      R"(node { name: "pid" op: "Identity" input: "p" attr { key: "T" value { type: DT_FLOAT } } })" +
+                      Binary("y", "AddV2", "x", "pid"));
+  auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x"}, .fetches = {"y"}});
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_EQ((*fn)->num_steps(), 1);
+  EXPECT_EQ((*fn)->step_ops(), std::vector<std::string>({"AddV2"}));
+  std::vector<Tensor> out;
+  std::vector<Tensor> feeds = {Vec({1, -12})};
+  ASSERT_TRUE((*fn)->Run(feeds, &out).ok());
+  EXPECT_EQ(Values(out[0]), std::vector<float>({13, 0}));
+}
+
+TEST(FunctionTest, PrunesNodesTheFetchesDoNotNeed) {
+  // An unsupported op off the fetch path must not matter; on the path it fails the compile.
+  std::string text = std::string(kPlaceholderX) + FloatConst("one", "1") +
+                     Binary("y", "AddV2", "x", "one") +
+                     R"(node { name: "weird" op: "NoSuchOpInSavant" input: "x" })";
+  auto graph = Import(text);
+  auto ok = Function::Compile(graph, std::make_shared<ResourceManager>(), {.feeds = {"x"}, .fetches = {"y"}});
+  EXPECT_TRUE(ok.ok()) << ok.status();
+  auto bad = Function::Compile(graph, std::make_shared<ResourceManager>(),
+                               {.feeds = {"x"}, .fetches = {"weird"}, .label = "signature \"s\""});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(bad.status().message(), HasSubstr("signature \"s\": node \"weird\" (NoSuchOpInSavant)"));
+}
+
+TEST(FunctionTest, ErrorMidGraphNamesNodeAndOp) {
+  // Adding [3] to [2] cannot broadcast: the error names the failing node, not its neighbours.
+  auto graph = Import(std::string(kPlaceholderX) +
+                      R"(node { name: "z" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } })" +
+                      Binary("bad_add", "AddV2", "x", "z") + Binary("y", "Mul", "bad_add", "bad_add"));
+  auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x", "z"}, .fetches = {"y"}});
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  std::vector<Tensor> out;
+  std::vector<Tensor> feeds = {Vec({1, 2, 3}), Vec({1, 2})};
+  absl::Status st = (*fn)->Run(feeds, &out);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(st.message(), HasSubstr("node \"bad_add\" (AddV2)"));
+  EXPECT_THAT(st.message(), HasSubstr("[3] vs. [2]"));
+}
+
+TEST(FunctionTest, UnfedPlaceholderFailsAtRunTimeWithTensorFlowsMessage) {
+  auto graph = Import(std::string(kPlaceholderX) + FloatConst("one", "1") + Binary("y", "AddV2", "x", "one"));
+  auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(), {.fetches = {"y"}});
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  std::vector<Tensor> out;
+  absl::Status st = (*fn)->Run({}, &out);
+  EXPECT_THAT(st.message(), HasSubstr("You must feed a value for placeholder tensor 'x'"));
+}
+
+// TF2 resource variable v (initial 0) with an increment and a read ordered by a control edge.
+const char kResourceCounter[] = R"(
+  node { name: "v" op: "VarHandleOp"
+         attr { key: "dtype" value { type: DT_FLOAT } }
+         attr { key: "shape" value { shape {} } }
+         attr { key: "shared_name" value { s: "counter" } } }
+  node { name: "zero" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+         attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: 0 } } } }
+  node { name: "one" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+         attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: 1 } } } }
+  node { name: "init" op: "AssignVariableOp" input: "v" input: "zero"
+         attr { key: "dtype" value { type: DT_FLOAT } } }
+  node { name: "incr" op: "AssignAddVariableOp" input: "v" input: "one"
+         attr { key: "dtype" value { type: DT_FLOAT } } }
+  node { name: "read" op: "ReadVariableOp" input: "v" input: "^incr"
+         attr { key: "dtype" value { type: DT_FLOAT } } }
+  node { name: "peek" op: "ReadVariableOp" input: "v"
+         attr { key: "dtype" value { type: DT_FLOAT } } }
+)";
+
+TEST(FunctionTest, ControlDependencyOrdersIncrementBeforeRead) {
+  auto graph = Import(kResourceCounter);
+  auto resources = std::make_shared<ResourceManager>();
+  auto init = Function::Compile(graph, resources, {.targets = {"init"}});
+  ASSERT_TRUE(init.ok()) << init.status();
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*init)->Run({}, &out).ok());
+  auto incr = Function::Compile(graph, resources, {.fetches = {"read"}});
+  ASSERT_TRUE(incr.ok()) << incr.status();
+  for (float expected : {1.0f, 2.0f, 3.0f}) {
+    ASSERT_TRUE((*incr)->Run({}, &out).ok());
+    EXPECT_EQ(out[0].scalar<float>(), expected);
+  }
+}
+
+TEST(FunctionTest, ConcurrentRunsOnOnePlanCountEveryIncrement) {
+  auto graph = Import(kResourceCounter);
+  auto resources = std::make_shared<ResourceManager>();
+  auto init = Function::Compile(graph, resources, {.targets = {"init"}});
+  ASSERT_TRUE(init.ok());
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*init)->Run({}, &out).ok());
+  auto incr = Function::Compile(graph, resources, {.targets = {"incr"}});
+  ASSERT_TRUE(incr.ok());
+  const Function& fn = **incr;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      std::vector<Tensor> o;
+      for (int i = 0; i < 500; ++i) failures += !fn.Run({}, &o).ok();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto peek = Function::Compile(graph, resources, {.fetches = {"peek"}});
+  ASSERT_TRUE(peek.ok());
+  ASSERT_TRUE((*peek)->Run({}, &out).ok());
+  EXPECT_EQ(out[0].scalar<float>(), 4000.0f);
+}
+
+TEST(FunctionTest, FoldsReadsOfVariablesNothingAssigns) {
+  auto graph = Import(std::string(kResourceCounter) + kPlaceholderX + Binary("y", "AddV2", "x", "peek"));
+  auto resources = std::make_shared<ResourceManager>();
+  auto init = Function::Compile(graph, resources, {.targets = {"init"}});
+  ASSERT_TRUE(init.ok());
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*init)->Run({}, &out).ok());
+  FunctionSpec frozen{.feeds = {"x"}, .fetches = {"y"}, .fold_variable_reads = true};
+  auto fn = Function::Compile(graph, resources, frozen);
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_EQ((*fn)->step_ops(), std::vector<std::string>({"AddV2"}));
+  // When some function assigns the variable, the read must stay.
+  FunctionSpec live = frozen;
+  live.assigned_variables = {"counter"};
+  auto fn2 = Function::Compile(graph, resources, live);
+  ASSERT_TRUE(fn2.ok());
+  EXPECT_EQ((*fn2)->step_ops(), std::vector<std::string>({"ReadVariableOp", "AddV2"}));
+  auto assigned = AssignedVariables(*graph, {.targets = {"incr"}});
+  ASSERT_TRUE(assigned.ok());
+  EXPECT_TRUE(assigned->contains("counter"));
+}
+
+TEST(FunctionTest, InlinesNestedFunctionCalls) {
+  // outer(x) = inner(x) * 2, inner(x) = x + 1, called through StatefulPartitionedCall:
+  // outer(3) = 8, outer(-1) = 0.
+  tensorflow::FunctionDefLibrary fdefs;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+    function {
+      signature { name: "inner" input_arg { name: "a" type: DT_FLOAT } output_arg { name: "out" type: DT_FLOAT } }
+      node_def { name: "one" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+                 attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: 1 } } } }
+      node_def { name: "add" op: "AddV2" input: "a" input: "one:output:0" attr { key: "T" value { type: DT_FLOAT } } }
+      ret { key: "out" value: "add:z:0" }
+    }
+    function {
+      signature { name: "outer" input_arg { name: "b" type: DT_FLOAT } output_arg { name: "res" type: DT_FLOAT } }
+      node_def { name: "call" op: "inner" input: "b" }
+      node_def { name: "two" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
+                 attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: 2 } } } }
+      node_def { name: "mul" op: "Mul" input: "call:out:0" input: "two:output:0" attr { key: "T" value { type: DT_FLOAT } } }
+      ret { key: "res" value: "mul:z:0" }
+    })", &fdefs));
+  tensorflow::OpList ops;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+    op { name: "AddV2" input_arg { name: "x" type_attr: "T" } input_arg { name: "y" type_attr: "T" }
+         output_arg { name: "z" type_attr: "T" } attr { name: "T" type: "type" } }
+    op { name: "Mul" input_arg { name: "x" type_attr: "T" } input_arg { name: "y" type_attr: "T" }
+         output_arg { name: "z" type_attr: "T" } attr { name: "T" type: "type" } }
+    op { name: "Const" output_arg { name: "output" type_attr: "dtype" } attr { name: "value" type: "tensor" }
+         attr { name: "dtype" type: "type" } }
+    op { name: "StatefulPartitionedCall" input_arg { name: "args" type_list_attr: "Tin" }
+         output_arg { name: "output" type_list_attr: "Tout" } attr { name: "Tin" type: "list(type)" }
+         attr { name: "Tout" type: "list(type)" } attr { name: "f" type: "func" } })", &ops));
+  auto lib = std::make_shared<FunctionLibrary>(fdefs, ops);
+  auto graph = Import(std::string(kPlaceholderX) + R"(
+    node { name: "call" op: "StatefulPartitionedCall" input: "x"
+           attr { key: "f" value { func { name: "outer" } } }
+           attr { key: "Tin" value { list { type: DT_FLOAT } } }
+           attr { key: "Tout" value { list { type: DT_FLOAT } } } })", lib);
+  ASSERT_NE(graph, nullptr);
+  auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x:0"}, .fetches = {"call:0"}});
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  std::vector<Tensor> out;
+  std::vector<Tensor> feeds = {Vec({3, -1})};
+  ASSERT_TRUE((*fn)->Run(feeds, &out).ok());
+  EXPECT_EQ(Values(out[0]), std::vector<float>({8, 0}));
+  EXPECT_NE(graph->FindNode("call/call/add"), -1) << "inner body is inlined under the call names";
+}
+
+TEST(FunctionTest, ImportRejectsDanglingInputs) {
+  auto g = Graph::Import(ParseGraph(R"(node { name: "y" op: "Identity" input: "nowhere" })"), nullptr);
+  ASSERT_FALSE(g.ok());
+  EXPECT_THAT(g.status().message(), HasSubstr("node \"y\""));
+  EXPECT_THAT(g.status().message(), HasSubstr("nowhere"));
+}
+
+}  // namespace
+}  // namespace savant::engine
