@@ -92,6 +92,16 @@ std::vector<bool> NeededNodes(const Graph& graph, const Resolved& r) {
   return needed;
 }
 
+// True when `inputs[0]` is a constant handle to an initialised variable that nothing assigns.
+bool IsFrozenVariable(const FunctionSpec& spec, std::span<const Tensor* const> inputs) {
+  if (!spec.fold_variable_reads || spec.assigned_variables.contains("*") || inputs.empty() ||
+      inputs[0] == nullptr || inputs[0]->dtype() != DataType::kResource) {
+    return false;
+  }
+  auto var = std::dynamic_pointer_cast<Variable>(inputs[0]->scalar<ResourceHandle>());
+  return var != nullptr && !spec.assigned_variables.contains(var->name()) && var->initialized();
+}
+
 }  // namespace
 
 struct Function::Plan {
@@ -244,14 +254,11 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
     step.num_outputs = 1;
     step.stateful = true;
     // A variable nothing assigns can be read once, now: its value is a constant of the plan.
-    if (constant != nullptr && s.fold_variable_reads && !s.assigned_variables.contains("*")) {
-      auto handle = constant->dtype() == DataType::kResource ? constant->scalar<ResourceHandle>() : nullptr;
-      auto var = std::dynamic_pointer_cast<Variable>(handle);
-      if (var != nullptr && !s.assigned_variables.contains(var->name()) && var->initialized()) {
-        ASSIGN_OR_RETURN(Tensor value, var->Read());
-        plan.num_values--;
-        return add_constant(std::move(value));
-      }
+    if (IsFrozenVariable(s, const_inputs)) {
+      auto var = std::dynamic_pointer_cast<Variable>(constant->scalar<ResourceHandle>());
+      ASSIGN_OR_RETURN(Tensor value, var->Read());
+      plan.num_values--;
+      return add_constant(std::move(value));
     }
     plan.steps.push_back(std::move(step));
     return Source{Source::kValue, plan.steps.back().first_output};
@@ -311,9 +318,11 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
     }
     step.kernel = *std::move(kernel);
 
-    // Fold: pure ops over constants, and ops that only create a resource handle.
-    bool foldable = (reg->compile_time_handle || (!reg->stateful && all_constant)) &&
-                    node.op != "Placeholder" && num_outputs > 0;
+    // Fold: pure ops over constants, ops that only create a resource handle, and reads of
+    // variables that no function of the model assigns.
+    bool foldable = (reg->compile_time_handle || (!reg->stateful && all_constant) ||
+                     (node.op == "ReadVariableOp" && all_constant && IsFrozenVariable(s, const_inputs)));
+    foldable = foldable && node.op != "Placeholder" && num_outputs > 0;
     if (foldable) {
       std::vector<Tensor> outs(num_outputs);
       KernelContext ctx(node, const_inputs, outs, inline_pool, *resources, fold_options);

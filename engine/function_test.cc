@@ -26,11 +26,11 @@ std::shared_ptr<const Graph> Import(const std::string& text,
   return g.ok() ? *g : nullptr;
 }
 
-const char kFloatConstTemplate[] = R"(
+const char kFloatConstTemplate[] = R"pb(
   node { name: "%s" op: "Const"
          attr { key: "dtype" value { type: DT_FLOAT } }
          attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: %s } } } }
-)";
+)pb";
 
 std::string FloatConst(const std::string& name, const std::string& value) {
   char buf[512];
@@ -38,9 +38,9 @@ std::string FloatConst(const std::string& name, const std::string& value) {
   return buf;
 }
 
-const char kPlaceholderX[] = R"(
+const char kPlaceholderX[] = R"pb(
   node { name: "x" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } }
-)";
+)pb";
 
 std::string Binary(const std::string& name, const std::string& op, const std::string& a,
                    const std::string& b, const std::string& extra = "") {
@@ -58,7 +58,7 @@ std::vector<float> Values(const Tensor& t) {
 }
 
 TEST(FunctionTest, DiamondGraphComputesBothBranches) {
-  // c = (x * 2) + (x + 1); for x = [1, 2, 5]: [5, 8, 17].
+  // c = (x * 2) + (x + 1) = 3x + 1; for x = [1, 2, 5]: [4, 7, 16].
   auto graph = Import(std::string(kPlaceholderX) + FloatConst("two", "2") + FloatConst("one", "1") +
                       Binary("a", "Mul", "x", "two") + Binary("b", "AddV2", "x", "one") +
                       Binary("c", "AddV2", "a", "b"));
@@ -68,7 +68,7 @@ TEST(FunctionTest, DiamondGraphComputesBothBranches) {
   std::vector<Tensor> out;
   std::vector<Tensor> feeds = {Vec({1, 2, 5})};
   ASSERT_TRUE((*fn)->Run(feeds, &out).ok());
-  EXPECT_EQ(Values(out[0]), std::vector<float>({5, 8, 17}));
+  EXPECT_EQ(Values(out[0]), std::vector<float>({4, 7, 16}));
   EXPECT_EQ(Values(out[1]), std::vector<float>({2, 4, 10}));
 }
 
@@ -76,7 +76,7 @@ TEST(FunctionTest, FoldsConstantsAndRemovesIdentities) {
   // y = x + (3 * 4): the product folds at compile time, the Identity disappears.
   auto graph = Import(std::string(kPlaceholderX) + FloatConst("three", "3") + FloatConst("four", "4") +
                       Binary("p", "Mul", "three", "four") +
-                      R"(node { name: "pid" op: "Identity" input: "p" attr { key: "T" value { type: DT_FLOAT } } })" +
+                      R"pb(node { name: "pid" op: "Identity" input: "p" attr { key: "T" value { type: DT_FLOAT } } })pb" +
                       Binary("y", "AddV2", "x", "pid"));
   auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
                               {.feeds = {"x"}, .fetches = {"y"}});
@@ -93,7 +93,7 @@ TEST(FunctionTest, PrunesNodesTheFetchesDoNotNeed) {
   // An unsupported op off the fetch path must not matter; on the path it fails the compile.
   std::string text = std::string(kPlaceholderX) + FloatConst("one", "1") +
                      Binary("y", "AddV2", "x", "one") +
-                     R"(node { name: "weird" op: "NoSuchOpInSavant" input: "x" })";
+                     R"pb(node { name: "weird" op: "NoSuchOpInSavant" input: "x" })pb";
   auto graph = Import(text);
   auto ok = Function::Compile(graph, std::make_shared<ResourceManager>(), {.feeds = {"x"}, .fetches = {"y"}});
   EXPECT_TRUE(ok.ok()) << ok.status();
@@ -107,7 +107,7 @@ TEST(FunctionTest, PrunesNodesTheFetchesDoNotNeed) {
 TEST(FunctionTest, ErrorMidGraphNamesNodeAndOp) {
   // Adding [3] to [2] cannot broadcast: the error names the failing node, not its neighbours.
   auto graph = Import(std::string(kPlaceholderX) +
-                      R"(node { name: "z" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } })" +
+                      R"pb(node { name: "z" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } })pb" +
                       Binary("bad_add", "AddV2", "x", "z") + Binary("y", "Mul", "bad_add", "bad_add"));
   auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
                               {.feeds = {"x", "z"}, .fetches = {"y"}});
@@ -130,7 +130,7 @@ TEST(FunctionTest, UnfedPlaceholderFailsAtRunTimeWithTensorFlowsMessage) {
 }
 
 // TF2 resource variable v (initial 0) with an increment and a read ordered by a control edge.
-const char kResourceCounter[] = R"(
+const char kResourceCounter[] = R"pb(
   node { name: "v" op: "VarHandleOp"
          attr { key: "dtype" value { type: DT_FLOAT } }
          attr { key: "shape" value { shape {} } }
@@ -147,7 +147,7 @@ const char kResourceCounter[] = R"(
          attr { key: "dtype" value { type: DT_FLOAT } } }
   node { name: "peek" op: "ReadVariableOp" input: "v"
          attr { key: "dtype" value { type: DT_FLOAT } } }
-)";
+)pb";
 
 TEST(FunctionTest, ControlDependencyOrdersIncrementBeforeRead) {
   auto graph = Import(kResourceCounter);
@@ -216,7 +216,7 @@ TEST(FunctionTest, InlinesNestedFunctionCalls) {
   // outer(x) = inner(x) * 2, inner(x) = x + 1, called through StatefulPartitionedCall:
   // outer(3) = 8, outer(-1) = 0.
   tensorflow::FunctionDefLibrary fdefs;
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
     function {
       signature { name: "inner" input_arg { name: "a" type: DT_FLOAT } output_arg { name: "out" type: DT_FLOAT } }
       node_def { name: "one" op: "Const" attr { key: "dtype" value { type: DT_FLOAT } }
@@ -231,9 +231,9 @@ TEST(FunctionTest, InlinesNestedFunctionCalls) {
                  attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: 2 } } } }
       node_def { name: "mul" op: "Mul" input: "call:out:0" input: "two:output:0" attr { key: "T" value { type: DT_FLOAT } } }
       ret { key: "res" value: "mul:z:0" }
-    })", &fdefs));
+    })pb", &fdefs));
   tensorflow::OpList ops;
-  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"(
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(R"pb(
     op { name: "AddV2" input_arg { name: "x" type_attr: "T" } input_arg { name: "y" type_attr: "T" }
          output_arg { name: "z" type_attr: "T" } attr { name: "T" type: "type" } }
     op { name: "Mul" input_arg { name: "x" type_attr: "T" } input_arg { name: "y" type_attr: "T" }
@@ -242,13 +242,13 @@ TEST(FunctionTest, InlinesNestedFunctionCalls) {
          attr { name: "dtype" type: "type" } }
     op { name: "StatefulPartitionedCall" input_arg { name: "args" type_list_attr: "Tin" }
          output_arg { name: "output" type_list_attr: "Tout" } attr { name: "Tin" type: "list(type)" }
-         attr { name: "Tout" type: "list(type)" } attr { name: "f" type: "func" } })", &ops));
+         attr { name: "Tout" type: "list(type)" } attr { name: "f" type: "func" } })pb", &ops));
   auto lib = std::make_shared<FunctionLibrary>(fdefs, ops);
-  auto graph = Import(std::string(kPlaceholderX) + R"(
+  auto graph = Import(std::string(kPlaceholderX) + R"pb(
     node { name: "call" op: "StatefulPartitionedCall" input: "x"
            attr { key: "f" value { func { name: "outer" } } }
            attr { key: "Tin" value { list { type: DT_FLOAT } } }
-           attr { key: "Tout" value { list { type: DT_FLOAT } } } })", lib);
+           attr { key: "Tout" value { list { type: DT_FLOAT } } } })pb", lib);
   ASSERT_NE(graph, nullptr);
   auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
                               {.feeds = {"x:0"}, .fetches = {"call:0"}});
@@ -261,7 +261,7 @@ TEST(FunctionTest, InlinesNestedFunctionCalls) {
 }
 
 TEST(FunctionTest, ImportRejectsDanglingInputs) {
-  auto g = Graph::Import(ParseGraph(R"(node { name: "y" op: "Identity" input: "nowhere" })"), nullptr);
+  auto g = Graph::Import(ParseGraph(R"pb(node { name: "y" op: "Identity" input: "nowhere" })pb"), nullptr);
   ASSERT_FALSE(g.ok());
   EXPECT_THAT(g.status().message(), HasSubstr("node \"y\""));
   EXPECT_THAT(g.status().message(), HasSubstr("nowhere"));

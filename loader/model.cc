@@ -166,6 +166,16 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::filesystem::path& 
     sig.method_name = def.method_name();
     sig.inputs = Bindings(def.inputs());
     sig.outputs = Bindings(def.outputs());
+    for (auto& b : sig.inputs) {
+      b.feed_dtype = b.dtype;
+      auto ep = model->graph_->FindEndpoint(b.tensor_name);
+      if (!ep.ok()) continue;  // reported by the compile below
+      const engine::Node& node = model->graph_->node(ep->node);
+      if (node.op == "Placeholder" || node.op == "PlaceholderWithDefault") {
+        auto dtype = engine::GetTypeAttr(node, "dtype");
+        if (dtype.ok()) b.feed_dtype = *dtype;
+      }
+    }
     engine::FunctionSpec spec;
     for (const auto& b : sig.inputs) spec.feeds.push_back(b.tensor_name);
     for (const auto& b : sig.outputs) spec.fetches.push_back(b.tensor_name);
@@ -227,9 +237,10 @@ absl::Status Model::ValidateInputs(const Signature& signature, const NamedTensor
   for (const auto& [alias, t] : inputs) {
     for (const auto& b : signature.inputs) {
       if (b.alias != alias) continue;
-      if (b.dtype != DataType::kInvalid && t.dtype() != b.dtype) {
+      DataType want = b.feed_dtype != DataType::kInvalid ? b.feed_dtype : b.dtype;
+      if (want != DataType::kInvalid && t.dtype() != want) {
         return absl::InvalidArgumentError(absl::StrCat("input \"", alias, "\": expected ",
-                                                       engine::DataTypeName(b.dtype), ", got ",
+                                                       engine::DataTypeName(want), ", got ",
                                                        engine::DataTypeName(t.dtype())));
       }
       if (!b.shape.IsCompatibleWith(t.shape())) {

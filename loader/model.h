@@ -34,6 +34,10 @@ struct TensorBinding {
   std::string tensor_name;
   engine::DataType dtype = engine::DataType::kInvalid;
   engine::PartialShape shape;
+  // For inputs: the dtype of the placeholder the graph really feeds. Requests are checked against
+  // it, because some published signatures declare the wrong dtype (TF Serving's half_plus_three
+  // says DT_FLOAT for its serialized tf.Example input) and TensorFlow only checks the graph.
+  engine::DataType feed_dtype = engine::DataType::kInvalid;
 };
 
 struct Signature {

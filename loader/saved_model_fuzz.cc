@@ -1,0 +1,60 @@
+// libFuzzer target for the SavedModel reader and the graph importer. The first byte chooses the
+// format (odd: text, even: binary); the rest is the saved_model.pb(txt) content. Whatever parses is
+// imported meta graph by meta graph (engine::Graph::Import with the model's function library), and
+// printed as `savant inspect` would print it, including the DOT of every signature. Nothing may
+// crash, hang or leak; errors are expected and ignored.
+//
+// Recursion is bounded by the parsers' own limits (protobuf's nesting limit of 100 for binary and
+// text) and by Graph::Import's limit on nested function calls. Seeds: tests/fuzz/corpus/saved_model
+// (a format byte followed by a small fixture's saved_model.pb or .pbtxt).
+//
+//   build/fuzz/loader/saved_model_fuzz -max_total_time=60 tests/fuzz/corpus/saved_model
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "engine/graph.h"
+#include "engine/kernel.h"
+#include "loader/inspect.h"
+#include "loader/saved_model.h"
+
+namespace {
+
+// SignatureDot imports the graph once per call; a few signatures cover the code.
+constexpr int kMaxSignaturesToDraw = 4;
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const bool text = (data[0] & 1) != 0;
+  const absl::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
+  auto saved_model = savant::loader::ParseSavedModel(bytes, text, "fuzz/saved_model.pb");
+  if (!saved_model.ok()) return 0;
+
+  savant::loader::InspectReport report;
+  report.path = "fuzz";
+  report.graph_file = "fuzz/saved_model.pb";
+  report.saved_model = *std::move(saved_model);
+  for (int i = 0; i < report.saved_model.meta_graphs_size(); ++i) {
+    const tensorflow::MetaGraphDef& mg = report.saved_model.meta_graphs(i);
+    report.shown_meta_graphs.push_back(i);
+    report.ops.push_back(savant::loader::CountOps(mg, savant::engine::OpRegistry::Global()));
+    auto library = std::make_shared<const savant::engine::FunctionLibrary>(
+        mg.graph_def().library(), mg.meta_info_def().stripped_op_list());
+    auto graph = savant::engine::Graph::Import(mg.graph_def(), library);
+    if (!graph.ok()) continue;
+    // Every signature tensor name resolves or fails cleanly.
+    int drawn = 0;
+    for (const auto& [key, sig] : mg.signature_def()) {
+      for (const auto& [alias, info] : sig.inputs()) (void)(*graph)->FindEndpoint(info.name());
+      for (const auto& [alias, info] : sig.outputs()) (void)(*graph)->FindEndpoint(info.name());
+      if (drawn++ < kMaxSignaturesToDraw) (void)savant::loader::SignatureDot(mg, key);
+    }
+  }
+  (void)savant::loader::FormatInspectText(report);
+  (void)savant::loader::FormatInspectJson(report);
+  return 0;
+}
