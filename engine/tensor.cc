@@ -10,16 +10,96 @@
 namespace savant::engine {
 namespace {
 
+// Steady-state runs reuse memory instead of going to the heap: freed buffers go to a per-thread
+// cache of power-of-two size classes (64 B .. 64 MiB), capped per thread, and the next allocation
+// of the same class on that thread takes one back. Buffers may be freed on another thread than the
+// one that allocated them (outputs travel to request threads); each thread's cache is bounded.
+class BufferCache {
+ public:
+  static constexpr int kMinShift = 6;   // 64 bytes
+  static constexpr int kMaxShift = 26;  // 64 MiB
+  static constexpr size_t kMaxCachedBytes = size_t{256} << 20;
+  static constexpr size_t kMaxPerClass = 64;
+
+  // The calling thread's cache, or nullptr while the thread is exiting (buffers freed by
+  // thread-exit or static destructors after the cache is gone go straight back to the heap).
+  static BufferCache* Local() {
+    if (dead_) return nullptr;
+    thread_local BufferCache cache;
+    return &cache;
+  }
+  ~BufferCache() {
+    dead_ = true;
+    for (auto& list : free_) {
+      for (void* p : list) std::free(p);
+    }
+  }
+
+  // Rounded allocation size and class index, or class -1 for sizes that are not cached.
+  static std::pair<size_t, int> Class(size_t size) {
+    if (size == 0) return {0, -1};
+    int shift = kMinShift;
+    while ((size_t{1} << shift) < size && shift <= kMaxShift) ++shift;
+    if (shift > kMaxShift) {
+      return {(size + Tensor::kAlignment - 1) / Tensor::kAlignment * Tensor::kAlignment, -1};
+    }
+    return {size_t{1} << shift, shift - kMinShift};
+  }
+
+  void* Take(int cls) {
+    auto& list = free_[cls];
+    if (list.empty()) return nullptr;
+    void* p = list.back();
+    list.pop_back();
+    cached_bytes_ -= size_t{1} << (cls + kMinShift);
+    return p;
+  }
+
+  // Keeps `p` for reuse, or frees it when the cache is full.
+  void Give(void* p, int cls) {
+    size_t bytes = size_t{1} << (cls + kMinShift);
+    auto& list = free_[cls];
+    if (cached_bytes_ + bytes > kMaxCachedBytes || list.size() >= kMaxPerClass) {
+      std::free(p);
+      return;
+    }
+    list.push_back(p);
+    cached_bytes_ += bytes;
+  }
+
+ private:
+  static thread_local bool dead_;
+  std::vector<void*> free_[kMaxShift - kMinShift + 1];
+  size_t cached_bytes_ = 0;
+};
+
+thread_local bool BufferCache::dead_ = false;
+
 // Owned POD storage, 64-byte aligned so SIMD loads never straddle cache lines at row starts.
 class AlignedBuffer final : public Buffer {
  public:
   explicit AlignedBuffer(size_t size) {
     size_ = size;
-    size_t rounded = (size + Tensor::kAlignment - 1) / Tensor::kAlignment * Tensor::kAlignment;
-    data_ = rounded == 0 ? nullptr : std::aligned_alloc(Tensor::kAlignment, rounded);
-    if (rounded != 0 && data_ == nullptr) throw std::bad_alloc();
+    auto [rounded, cls] = BufferCache::Class(size);
+    cls_ = cls;
+    if (rounded == 0) return;
+    BufferCache* cache = cls >= 0 ? BufferCache::Local() : nullptr;
+    data_ = cache != nullptr ? cache->Take(cls) : nullptr;
+    if (data_ == nullptr) data_ = std::aligned_alloc(Tensor::kAlignment, rounded);
+    if (data_ == nullptr) throw std::bad_alloc();
   }
-  ~AlignedBuffer() override { std::free(data_); }
+  ~AlignedBuffer() override {
+    if (data_ == nullptr) return;
+    BufferCache* cache = cls_ >= 0 ? BufferCache::Local() : nullptr;
+    if (cache != nullptr) {
+      cache->Give(data_, cls_);
+    } else {
+      std::free(data_);
+    }
+  }
+
+ private:
+  int cls_ = -1;
 };
 
 // Non-POD elements (std::string, ResourceHandle) constructed in place.

@@ -95,10 +95,10 @@ absl::Status FillFromTensorContent(const tensorflow::TensorProto& proto, Tensor&
     return absl::OkStatus();
   }
   if (content.size() != t.byte_size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "TensorProto ", Describe(dtype, t.shape()), ": tensor_content has ", content.size(),
-        " bytes, expected ", t.byte_size(), " (", t.num_elements(), " elements of ",
-        DataTypeSize(dtype), " bytes)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("TensorProto ", Describe(dtype, t.shape()), ": tensor_content has ",
+                     content.size(), " bytes, expected ", t.byte_size(), " (", t.num_elements(),
+                     " elements of ", DataTypeSize(dtype), " bytes)"));
   }
   std::memcpy(t.raw_data(), content.data(), content.size());
   if (dtype == DataType::kBool) {
@@ -112,25 +112,51 @@ absl::Status FillFromTensorContent(const tensorflow::TensorProto& proto, Tensor&
 void FillFromTypedField(const tensorflow::TensorProto& p, Tensor& t) {
   const int64_t n = t.num_elements();
   switch (t.dtype()) {
-    case DataType::kFloat: FillFromField(p.float_val(), n, t.data<float>()); break;
-    case DataType::kDouble: FillFromField(p.double_val(), n, t.data<double>()); break;
+    case DataType::kFloat:
+      FillFromField(p.float_val(), n, t.data<float>());
+      break;
+    case DataType::kDouble:
+      FillFromField(p.double_val(), n, t.data<double>());
+      break;
     case DataType::kInt32:
-    case DataType::kQInt32: FillFromField(p.int_val(), n, t.data<int32_t>()); break;
+    case DataType::kQInt32:
+      FillFromField(p.int_val(), n, t.data<int32_t>());
+      break;
     case DataType::kUInt8:
-    case DataType::kQUInt8: FillFromField(p.int_val(), n, t.data<uint8_t>()); break;
+    case DataType::kQUInt8:
+      FillFromField(p.int_val(), n, t.data<uint8_t>());
+      break;
     case DataType::kInt8:
-    case DataType::kQInt8: FillFromField(p.int_val(), n, t.data<int8_t>()); break;
+    case DataType::kQInt8:
+      FillFromField(p.int_val(), n, t.data<int8_t>());
+      break;
     case DataType::kInt16:
-    case DataType::kQInt16: FillFromField(p.int_val(), n, t.data<int16_t>()); break;
+    case DataType::kQInt16:
+      FillFromField(p.int_val(), n, t.data<int16_t>());
+      break;
     case DataType::kUInt16:
-    case DataType::kQUInt16: FillFromField(p.int_val(), n, t.data<uint16_t>()); break;
-    case DataType::kInt64: FillFromField(p.int64_val(), n, t.data<int64_t>()); break;
-    case DataType::kUInt32: FillFromField(p.uint32_val(), n, t.data<uint32_t>()); break;
-    case DataType::kUInt64: FillFromField(p.uint64_val(), n, t.data<uint64_t>()); break;
-    case DataType::kBool: FillFromField(p.bool_val(), n, t.data<bool>()); break;
+    case DataType::kQUInt16:
+      FillFromField(p.int_val(), n, t.data<uint16_t>());
+      break;
+    case DataType::kInt64:
+      FillFromField(p.int64_val(), n, t.data<int64_t>());
+      break;
+    case DataType::kUInt32:
+      FillFromField(p.uint32_val(), n, t.data<uint32_t>());
+      break;
+    case DataType::kUInt64:
+      FillFromField(p.uint64_val(), n, t.data<uint64_t>());
+      break;
+    case DataType::kBool:
+      FillFromField(p.bool_val(), n, t.data<bool>());
+      break;
     case DataType::kHalf:
-    case DataType::kBFloat16: FillFromField(p.half_val(), n, t.data<uint16_t>()); break;
-    case DataType::kComplex64: FillComplexFromField(p.scomplex_val(), n, t.data<float>()); break;
+    case DataType::kBFloat16:
+      FillFromField(p.half_val(), n, t.data<uint16_t>());
+      break;
+    case DataType::kComplex64:
+      FillComplexFromField(p.scomplex_val(), n, t.data<float>());
+      break;
     case DataType::kComplex128:
       FillComplexFromField(p.dcomplex_val(), n, t.data<double>());
       break;
@@ -143,7 +169,8 @@ void FillFromTypedField(const tensorflow::TensorProto& p, Tensor& t) {
       for (int64_t i = m; i < n; ++i) out[i] = out[m - 1];
       break;
     }
-    default: break;  // rejected by the caller
+    default:
+      break;  // rejected by the caller
   }
 }
 
@@ -221,9 +248,9 @@ absl::StatusOr<Tensor> TensorFromProto(const tensorflow::TensorProto& proto) {
   const uint64_t element_bytes =
       dtype == DataType::kString ? sizeof(std::string) : DataTypeSize(dtype);
   if (static_cast<uint64_t>(n) > kMaxSplatBytes / element_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("TensorProto ", Describe(dtype, shape), ": ", n,
-                     " elements exceed the limit of ", kMaxSplatBytes, " bytes"));
+    return absl::InvalidArgumentError(absl::StrCat("TensorProto ", Describe(dtype, shape), ": ", n,
+                                                   " elements exceed the limit of ", kMaxSplatBytes,
+                                                   " bytes"));
   }
   Tensor t(dtype, shape);
   if (n == 0) return t;
@@ -250,24 +277,48 @@ void TensorToProto(const Tensor& t, tensorflow::TensorProto* proto, bool use_ten
     return;
   }
   switch (t.dtype()) {
-    case DataType::kFloat: AppendAll<float>(t, proto->mutable_float_val()); break;
-    case DataType::kDouble: AppendAll<double>(t, proto->mutable_double_val()); break;
+    case DataType::kFloat:
+      AppendAll<float>(t, proto->mutable_float_val());
+      break;
+    case DataType::kDouble:
+      AppendAll<double>(t, proto->mutable_double_val());
+      break;
     case DataType::kInt32:
-    case DataType::kQInt32: AppendAll<int32_t>(t, proto->mutable_int_val()); break;
+    case DataType::kQInt32:
+      AppendAll<int32_t>(t, proto->mutable_int_val());
+      break;
     case DataType::kUInt8:
-    case DataType::kQUInt8: AppendAll<uint8_t>(t, proto->mutable_int_val()); break;
+    case DataType::kQUInt8:
+      AppendAll<uint8_t>(t, proto->mutable_int_val());
+      break;
     case DataType::kInt8:
-    case DataType::kQInt8: AppendAll<int8_t>(t, proto->mutable_int_val()); break;
+    case DataType::kQInt8:
+      AppendAll<int8_t>(t, proto->mutable_int_val());
+      break;
     case DataType::kInt16:
-    case DataType::kQInt16: AppendAll<int16_t>(t, proto->mutable_int_val()); break;
+    case DataType::kQInt16:
+      AppendAll<int16_t>(t, proto->mutable_int_val());
+      break;
     case DataType::kUInt16:
-    case DataType::kQUInt16: AppendAll<uint16_t>(t, proto->mutable_int_val()); break;
-    case DataType::kInt64: AppendAll<int64_t>(t, proto->mutable_int64_val()); break;
-    case DataType::kUInt32: AppendAll<uint32_t>(t, proto->mutable_uint32_val()); break;
-    case DataType::kUInt64: AppendAll<uint64_t>(t, proto->mutable_uint64_val()); break;
-    case DataType::kBool: AppendAll<bool>(t, proto->mutable_bool_val()); break;
+    case DataType::kQUInt16:
+      AppendAll<uint16_t>(t, proto->mutable_int_val());
+      break;
+    case DataType::kInt64:
+      AppendAll<int64_t>(t, proto->mutable_int64_val());
+      break;
+    case DataType::kUInt32:
+      AppendAll<uint32_t>(t, proto->mutable_uint32_val());
+      break;
+    case DataType::kUInt64:
+      AppendAll<uint64_t>(t, proto->mutable_uint64_val());
+      break;
+    case DataType::kBool:
+      AppendAll<bool>(t, proto->mutable_bool_val());
+      break;
     case DataType::kHalf:
-    case DataType::kBFloat16: AppendAll<uint16_t>(t, proto->mutable_half_val()); break;
+    case DataType::kBFloat16:
+      AppendAll<uint16_t>(t, proto->mutable_half_val());
+      break;
     case DataType::kComplex64: {
       const float* p = t.data<float>();
       proto->mutable_scomplex_val()->Add(p, p + 2 * t.num_elements());
@@ -278,7 +329,8 @@ void TensorToProto(const Tensor& t, tensorflow::TensorProto* proto, bool use_ten
       proto->mutable_dcomplex_val()->Add(p, p + 2 * t.num_elements());
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 

@@ -19,9 +19,9 @@ namespace savant::engine {
 // otherwise from the typed field of the dtype: float_val, double_val, int_val (int32, int16, int8,
 // uint8, uint16 and the quantized types), int64_val, bool_val, string_val, scomplex_val and
 // dcomplex_val (real/imaginary pairs), uint32_val, uint64_val, half_val (bit patterns of half and
-// bfloat16). As in TensorFlow, a typed field with fewer values than elements is "splatted": the last
-// value repeats to fill the tensor; an empty field means zeros (empty strings); surplus values are
-// ignored. A tensor with zero elements ignores every value field.
+// bfloat16). As in TensorFlow, a typed field with fewer values than elements is "splatted": the
+// last value repeats to fill the tensor; an empty field means zeros (empty strings); surplus values
+// are ignored. A tensor with zero elements ignores every value field.
 //
 // INVALID_ARGUMENT when the dtype is DT_INVALID or not a TensorFlow dtype, the shape has an unknown
 // rank or a negative dim or too many elements, or tensor_content has the wrong byte count or a

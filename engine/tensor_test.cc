@@ -63,3 +63,21 @@ TEST(TensorTest, PartialShapeCompatibility) {
 
 }  // namespace
 }  // namespace savant::engine
+
+namespace savant::engine {
+namespace {
+
+TEST(TensorTest, FreedBuffersAreReusedOnTheSameThread) {
+  const void* first;
+  {
+    Tensor t(DataType::kFloat, Shape{1000});
+    first = t.raw_data();
+  }
+  // 1000 and 900 floats share the 4 KiB size class: the freed buffer comes back.
+  Tensor again(DataType::kFloat, Shape{900});
+  EXPECT_EQ(again.raw_data(), first);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(again.raw_data()) % 64, 0u);
+}
+
+}  // namespace
+}  // namespace savant::engine

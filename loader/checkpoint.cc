@@ -48,10 +48,10 @@ absl::StatusOr<std::optional<tensorflow::TrackableObjectGraph>> ReadObjectGraph(
   if (!reader.Contains(kObjectGraphKey)) return std::nullopt;
   ASSIGN_OR_RETURN(engine::Tensor tensor, reader.Lookup(kObjectGraphKey));
   if (tensor.dtype() != engine::DataType::kString || tensor.rank() != 0) {
-    return absl::DataLossError(absl::StrCat(
-        reader.prefix(), ": object graph entry \"", Sv(kObjectGraphKey), "\" is ",
-        Sv(engine::DataTypeName(tensor.dtype())), " ", tensor.shape().DebugString(),
-        ", expected a DT_STRING scalar"));
+    return absl::DataLossError(
+        absl::StrCat(reader.prefix(), ": object graph entry \"", Sv(kObjectGraphKey), "\" is ",
+                     Sv(engine::DataTypeName(tensor.dtype())), " ", tensor.shape().DebugString(),
+                     ", expected a DT_STRING scalar"));
   }
   tensorflow::TrackableObjectGraph graph;
   if (!graph.ParseFromString(tensor.scalar<std::string>())) {
@@ -84,8 +84,8 @@ absl::StatusOr<std::vector<CheckpointAttribute>> ListObjectAttributes(
       queue.pop_front();
       order.push_back(id);
       for (const auto& child : graph.nodes(id).children()) {
-        RETURN_IF_ERROR(check_node(id, absl::StrCat("child \"", child.local_name(), "\""),
-                                   child.node_id()));
+        RETURN_IF_ERROR(
+            check_node(id, absl::StrCat("child \"", child.local_name(), "\""), child.node_id()));
         if (paths[child.node_id()]) continue;
         paths[child.node_id()] = JoinPath(*paths[id], child.local_name());
         queue.push_back(child.node_id());
@@ -98,8 +98,8 @@ absl::StatusOr<std::vector<CheckpointAttribute>> ListObjectAttributes(
     const int optimizer = order[i];
     for (const auto& slot : graph.nodes(optimizer).slot_variables()) {
       RETURN_IF_ERROR(check_node(optimizer, "slot variable", slot.slot_variable_node_id()));
-      RETURN_IF_ERROR(check_node(optimizer, "slot's original variable",
-                                 slot.original_variable_node_id()));
+      RETURN_IF_ERROR(
+          check_node(optimizer, "slot's original variable", slot.original_variable_node_id()));
       const int variable = slot.original_variable_node_id();
       const int slot_node = slot.slot_variable_node_id();
       if (paths[slot_node] || !paths[variable]) continue;
@@ -125,9 +125,9 @@ absl::StatusOr<std::vector<CheckpointAttribute>> ListObjectAttributes(
 absl::StatusOr<std::vector<CheckpointAttribute>> ListObjectAttributes(const BundleReader& reader) {
   ASSIGN_OR_RETURN(auto graph, ReadObjectGraph(reader));
   if (!graph) {
-    return absl::NotFoundError(absl::StrCat(
-        reader.prefix(), ": no object graph (\"", Sv(kObjectGraphKey),
-        "\"): a name-based (TF1) checkpoint has only the variable list"));
+    return absl::NotFoundError(
+        absl::StrCat(reader.prefix(), ": no object graph (\"", Sv(kObjectGraphKey),
+                     "\"): a name-based (TF1) checkpoint has only the variable list"));
   }
   auto attributes = ListObjectAttributes(*graph);
   if (!attributes.ok()) return Annotate(attributes.status(), reader.prefix());
@@ -137,7 +137,8 @@ absl::StatusOr<std::vector<CheckpointAttribute>> ListObjectAttributes(const Bund
 absl::StatusOr<std::map<std::string, std::string>> ObjectPathToKey(const BundleReader& reader) {
   ASSIGN_OR_RETURN(std::vector<CheckpointAttribute> attributes, ListObjectAttributes(reader));
   std::map<std::string, std::string> result;
-  for (const CheckpointAttribute& a : attributes) result.emplace(PathToKeyName(a), a.checkpoint_key);
+  for (const CheckpointAttribute& a : attributes)
+    result.emplace(PathToKeyName(a), a.checkpoint_key);
   return result;
 }
 

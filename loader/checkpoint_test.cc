@@ -216,12 +216,13 @@ TEST(CheckpointTest, ObjectGraphOfAWrittenCheckpointRoundTrips) {
   attribute->set_checkpoint_key("model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE");
 
   auto writer = BundleWriter::InMemory();
-  ASSERT_TRUE(writer->Add(std::string(kObjectGraphKey),
-                          engine::Tensor::StringScalar(graph.SerializeAsString()))
+  ASSERT_TRUE(writer
+                  ->Add(std::string(kObjectGraphKey),
+                        engine::Tensor::StringScalar(graph.SerializeAsString()))
                   .ok());
-  ASSERT_TRUE(writer->Add("model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE",
-                          engine::Tensor::Scalar(7.0f))
-                  .ok());
+  ASSERT_TRUE(
+      writer->Add("model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE", engine::Tensor::Scalar(7.0f))
+          .ok());
   ASSERT_TRUE(writer->Finish().ok());
   auto reader = BundleReader::OpenFromMemory(writer->index_bytes(), {writer->data_bytes()});
   ASSERT_TRUE(reader.ok()) << reader.status();

@@ -19,11 +19,15 @@ absl::Status ErrnoToStatus(int error, absl::string_view path, absl::string_view 
   std::string message = absl::StrCat("\"", path, "\": ", action, ": ", std::strerror(error));
   switch (error) {
     case ENOENT:
-    case ENOTDIR: return absl::NotFoundError(message);
+    case ENOTDIR:
+      return absl::NotFoundError(message);
     case EACCES:
-    case EPERM: return absl::PermissionDeniedError(message);
-    case ENOMEM: return absl::ResourceExhaustedError(message);
-    default: return absl::InternalError(message);
+    case EPERM:
+      return absl::PermissionDeniedError(message);
+    case ENOMEM:
+      return absl::ResourceExhaustedError(message);
+    default:
+      return absl::InternalError(message);
   }
 }
 
@@ -79,12 +83,16 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
 }
 
-void MappedFile::Prefetch(size_t offset, size_t size) const {
-  if (data_ == nullptr || offset >= size_) return;
+void MappedFile::Populate(size_t offset, size_t size) const {
+#ifndef MADV_POPULATE_READ
+  constexpr int MADV_POPULATE_READ = 22;  // Linux 5.14; older headers lack the name.
+#endif
+  if (data_ == nullptr || offset >= size_ || size == 0) return;
   static const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   const size_t begin = offset / page * page;
-  const size_t end = std::min(size_, offset + std::min(size, size_ - offset));
-  ::madvise(static_cast<char*>(data_) + begin, end - begin, MADV_WILLNEED);
+  const size_t end = offset + std::min(size, size_ - offset);
+  // Older kernels answer EINVAL; the pages then fault in on first touch as usual.
+  ::madvise(static_cast<char*>(data_) + begin, end - begin, MADV_POPULATE_READ);
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {

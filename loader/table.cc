@@ -224,13 +224,14 @@ absl::StatusOr<Block> ReadBlock(const std::string& file_name, std::string_view f
   const uint32_t expected = crc32c::Unmask(DecodeFixed32(p + size + 1));
   const uint32_t actual = crc32c::Value(p, size + 1);
   if (expected != actual) {
-    return where.Error(absl::StrCat("checksum mismatch: expected ", Hex32(expected), ", found ",
-                                    Hex32(actual)));
+    return where.Error(
+        absl::StrCat("checksum mismatch: expected ", Hex32(expected), ", found ", Hex32(actual)));
   }
   Block block;
   block.raw = std::string_view(p, size);
   switch (static_cast<uint8_t>(p[size])) {
-    case 0: break;
+    case 0:
+      break;
     case 1: {
       block.compression = TableCompression::kSnappy;
       auto uncompressed = SnappyUncompress(block.raw);
@@ -420,24 +421,23 @@ absl::StatusOr<TableReader> TableReader::Open(std::string file_name, std::string
   TableReader reader(std::move(file_name), contents);
   reader.index_handle_ = {index_offset, index_size};
   // Reading the index block checks its range, checksum and structure once, up front.
-  ASSIGN_OR_RETURN(Block index, ReadBlock(reader.file_name_, contents, data_end, index_offset,
-                                          index_size));
+  ASSIGN_OR_RETURN(Block index,
+                   ReadBlock(reader.file_name_, contents, data_end, index_offset, index_size));
   const BlockLocation where{&reader.file_name_, index_offset, index_size};
   ASSIGN_OR_RETURN(BlockCursor cursor, BlockCursor::Create(index.contents(), where));
   RETURN_IF_ERROR(cursor.SeekToFirst());
   while (cursor.Valid()) {
     auto handle = DecodeHandle(cursor.value());
     if (!handle.ok()) {
-      return where.Error(absl::StrCat("index entry ", QuoteKey(cursor.key()), ": ",
-                                      handle.status().message()));
+      return where.Error(
+          absl::StrCat("index entry ", QuoteKey(cursor.key()), ": ", handle.status().message()));
     }
     const auto [offset, size] = *handle;
     if (offset > data_end || size > data_end - offset ||
         data_end - offset - size < kBlockTrailerSize) {
-      return where.Error(absl::StrCat("index entry ", QuoteKey(cursor.key()),
-                                      ": data block handle (offset ", offset, ", size ", size,
-                                      ") extends past the end of the blocks (", data_end,
-                                      " bytes before the footer)"));
+      return where.Error(absl::StrCat(
+          "index entry ", QuoteKey(cursor.key()), ": data block handle (offset ", offset, ", size ",
+          size, ") extends past the end of the blocks (", data_end, " bytes before the footer)"));
     }
     RETURN_IF_ERROR(cursor.Next());
   }
@@ -738,7 +738,8 @@ absl::StatusOr<std::string> SnappyUncompress(std::string_view input) {
                 absl::StrCat("snappy: literal length at offset ", tag_offset, " is truncated"));
           }
           uint64_t v = 0;
-          for (size_t i = 0; i < bytes; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+          for (size_t i = 0; i < bytes; ++i)
+            v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
           p += bytes;
           literal = static_cast<size_t>(v) + 1;
         }
@@ -761,7 +762,8 @@ absl::StatusOr<std::string> SnappyUncompress(std::string_view input) {
       case 2:
         if (available < 2) break;
         copy_length = (tag >> 2) + 1;
-        offset = static_cast<uint8_t>(p[0]) | (static_cast<size_t>(static_cast<uint8_t>(p[1])) << 8);
+        offset =
+            static_cast<uint8_t>(p[0]) | (static_cast<size_t>(static_cast<uint8_t>(p[1])) << 8);
         p += 2;
         break;
       case 3:
@@ -776,10 +778,9 @@ absl::StatusOr<std::string> SnappyUncompress(std::string_view input) {
           absl::StrCat("snappy: copy element at offset ", tag_offset, " is truncated"));
     }
     if (offset == 0 || offset > op || copy_length > length - op) {
-      return absl::DataLossError(absl::StrCat("snappy: copy of ", copy_length, " bytes from ",
-                                              offset, " bytes back at offset ", tag_offset,
-                                              " is outside the output (", op, " of ", length,
-                                              " bytes written)"));
+      return absl::DataLossError(absl::StrCat(
+          "snappy: copy of ", copy_length, " bytes from ", offset, " bytes back at offset ",
+          tag_offset, " is outside the output (", op, " of ", length, " bytes written)"));
     }
     char* dst = out.data() + op;
     const char* src = dst - offset;

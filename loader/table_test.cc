@@ -96,13 +96,31 @@ TEST(TableTest, WriterShortensIndexKeysLikeTensorFlow) {
   const std::string file = writer.Finish();
 
   // Data block 1 at 0: entry {shared 0, unshared 3, value 1, "abc", "1"}, restarts {0}, count 1.
-  const std::string block1 = std::string("\x00\x03\x01" "abc" "1", 7) + Fixed32(0) + Fixed32(1);
-  const std::string block2 = std::string("\x00\x03\x01" "abz" "2", 7) + Fixed32(0) + Fixed32(1);
+  const std::string block1 = std::string(
+                                 "\x00\x03\x01"
+                                 "abc"
+                                 "1",
+                                 7) +
+                             Fixed32(0) + Fixed32(1);
+  const std::string block2 = std::string(
+                                 "\x00\x03\x01"
+                                 "abz"
+                                 "2",
+                                 7) +
+                             Fixed32(0) + Fixed32(1);
   const std::string meta = Fixed32(0) + Fixed32(1);
   // Index block: "abd" -> (0, 15), "b" -> (20, 15); restart interval 1, so restarts {0, 8}.
-  const std::string index = std::string("\x00\x03\x02" "abd" "\x00\x0f", 8) +
-                            std::string("\x00\x01\x02" "b" "\x14\x0f", 6) + Fixed32(0) +
-                            Fixed32(8) + Fixed32(2);
+  const std::string index = std::string(
+                                "\x00\x03\x02"
+                                "abd"
+                                "\x00\x0f",
+                                8) +
+                            std::string(
+                                "\x00\x01\x02"
+                                "b"
+                                "\x14\x0f",
+                                6) +
+                            Fixed32(0) + Fixed32(8) + Fixed32(2);
   const std::string expected = BlockWithTrailer(block1) + BlockWithTrailer(block2) +
                                BlockWithTrailer(meta) + BlockWithTrailer(index) +
                                Footer(40, 8, 53, index.size());
@@ -127,7 +145,7 @@ TEST(TableTest, RoundTripsManyEntriesAcrossBlocksAndRestarts) {
   for (const TableCompression compression : {TableCompression::kNone, TableCompression::kSnappy}) {
     for (const int restart_interval : {1, 3, 16}) {
       SCOPED_TRACE(::testing::Message() << "compression " << static_cast<int>(compression)
-                                      << " restart interval " << restart_interval);
+                                        << " restart interval " << restart_interval);
       TableOptions options;
       options.block_size = 4096;
       options.block_restart_interval = restart_interval;
@@ -167,7 +185,8 @@ TEST(TableTest, WriterRejectsKeysOutOfOrder) {
   ASSERT_TRUE(writer.Add("b", "").ok());
   absl::Status status = writer.Add("a", "");
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("key \"a\" is not greater than the previous key \"b\""));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("key \"a\" is not greater than the previous key \"b\""));
   EXPECT_EQ(writer.Add("b", "").code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -188,11 +207,9 @@ TEST(TableTest, RewritingFixtureIndexesReproducesTensorFlowsBytes) {
     options.compression =
         *table->HasCompressedBlocks() ? TableCompression::kSnappy : TableCompression::kNone;
     TableWriter writer(options);
-    ASSERT_TRUE(table
-                    ->ForEach([&](std::string_view k, std::string_view v) {
-                      return writer.Add(k, v);
-                    })
-                    .ok());
+    ASSERT_TRUE(
+        table->ForEach([&](std::string_view k, std::string_view v) { return writer.Add(k, v); })
+            .ok());
     EXPECT_TRUE(writer.Finish() == *bytes);
     ++checked;
   }
@@ -249,18 +266,22 @@ TEST(TableTest, DataBlockChecksumMismatchNamesBlockAndBothChecksums) {
   file[5] ^= 0x01;  // Inside the value of the only data block.
   auto table = TableReader::Open("x.index", file);
   ASSERT_TRUE(table.ok()) << table.status();  // The index block is intact.
-  absl::Status status = table->ForEach([](std::string_view, std::string_view) {
-    return absl::OkStatus();
-  });
+  absl::Status status =
+      table->ForEach([](std::string_view, std::string_view) { return absl::OkStatus(); });
   ASSERT_EQ(status.code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(status.message()), HasSubstr("x.index: block at offset 0 (19 bytes): checksum "
-                                          "mismatch: expected 0x"));
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("x.index: block at offset 0 (19 bytes): checksum "
+                        "mismatch: expected 0x"));
   EXPECT_THAT(std::string(status.message()), HasSubstr(", found 0x"));
   EXPECT_EQ(table->Get("key").status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST(TableTest, UnknownBlockTypeIsDataLoss) {
-  std::string contents = std::string("\x00\x01\x01" "kv", 5) + Fixed32(0) + Fixed32(1);
+  std::string contents = std::string(
+                             "\x00\x01\x01"
+                             "kv",
+                             5) +
+                         Fixed32(0) + Fixed32(1);
   std::string file = TableWithDataBlock(contents);
   // Rewrite the data block's trailer with type 7 and a matching checksum.
   const std::string bad = BlockWithTrailer(contents, 7);
@@ -280,21 +301,47 @@ struct MalformedBlock {
 
 TEST(TableTest, MalformedBlockContentsAreDataLoss) {
   const std::vector<MalformedBlock> cases = {
-      {"restart count too large", std::string("\x00\x01\x01" "kv", 5) + Fixed32(0) + Fixed32(9),
+      {"restart count too large",
+       std::string("\x00\x01\x01"
+                   "kv",
+                   5) +
+           Fixed32(0) + Fixed32(9),
        "restart array out of range: 9 restart points need 40 bytes, the block has 13"},
-      {"restart count zero", std::string("\x00\x01\x01" "kv", 5) + Fixed32(0),
+      {"restart count zero",
+       std::string("\x00\x01\x01"
+                   "kv",
+                   5) +
+           Fixed32(0),
        "restart array out of range: 0 restart points"},
-      {"restart point past entries", std::string("\x00\x01\x01" "kv", 5) + Fixed32(6) + Fixed32(1),
+      {"restart point past entries",
+       std::string("\x00\x01\x01"
+                   "kv",
+                   5) +
+           Fixed32(6) + Fixed32(1),
        "restart point 0 at offset 6 is past the entries (5 bytes)"},
       {"shared prefix longer than previous key",
-       std::string("\x00\x01\x01" "kv" "\x05\x01\x01" "kv", 10) + Fixed32(0) + Fixed32(1),
+       std::string("\x00\x01\x01"
+                   "kv"
+                   "\x05\x01\x01"
+                   "kv",
+                   10) +
+           Fixed32(0) + Fixed32(1),
        "entry at block offset 5 shares 5 key bytes with the previous key, which has only 1"},
       {"bad varint", std::string("\xff\xff\xff\xff\xff\xff", 6) + Fixed32(0) + Fixed32(1),
        "bad varint in the entry header at block offset 0"},
-      {"value past restart array", std::string("\x00\x01\x09" "kv", 5) + Fixed32(0) + Fixed32(1),
+      {"value past restart array",
+       std::string("\x00\x01\x09"
+                   "kv",
+                   5) +
+           Fixed32(0) + Fixed32(1),
        "entry at block offset 0 needs 10 bytes of key and value, only 2 remain"},
       {"keys out of order",
-       std::string("\x00\x01\x01" "bv" "\x00\x01\x01" "av", 10) + Fixed32(0) + Fixed32(1),
+       std::string("\x00\x01\x01"
+                   "bv"
+                   "\x00\x01\x01"
+                   "av",
+                   10) +
+           Fixed32(0) + Fixed32(1),
        "key \"a\" is not greater than the previous key \"b\""},
       {"too short for a restart count", std::string("\x01\x02", 2),
        "contents are 2 bytes, too short for the restart count"},
@@ -339,7 +386,11 @@ TEST(SnappyTest, RoundTripsAcrossFragments) {
 // The snappy format's own example: a literal then a copy of offset 1 repeats the last byte.
 TEST(SnappyTest, DecodesHandWrittenElements) {
   // Length 10; literal "ab" (tag 0x04); copy length 8 offset 2 (2-byte form: 1 + (4 << 2)).
-  const std::string compressed = std::string("\x0a\x04" "ab" "\x11\x02", 6);
+  const std::string compressed = std::string(
+      "\x0a\x04"
+      "ab"
+      "\x11\x02",
+      6);
   auto out = SnappyUncompress(compressed);
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_EQ(*out, "ababababab");
@@ -348,11 +399,29 @@ TEST(SnappyTest, DecodesHandWrittenElements) {
 TEST(SnappyTest, MalformedInputIsDataLoss) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {std::string("\x80", 1), "bad varint for the uncompressed length"},
-      {std::string("\x05\x10" "ab", 4), "literal of 5 bytes at offset 1 runs past the end"},
-      {std::string("\x08\x04" "ab" "\x11\x05", 6), "copy of 8 bytes from 5 bytes back"},
-      {std::string("\x08\x04" "ab" "\x11\x00", 6), "copy of 8 bytes from 0 bytes back"},
-      {std::string("\x0a\x04" "ab" "\x01", 5), "copy element at offset 4 is truncated"},
-      {std::string("\x04\x04" "ab", 4), "produced 2 bytes, the header declares 4"},
+      {std::string("\x05\x10"
+                   "ab",
+                   4),
+       "literal of 5 bytes at offset 1 runs past the end"},
+      {std::string("\x08\x04"
+                   "ab"
+                   "\x11\x05",
+                   6),
+       "copy of 8 bytes from 5 bytes back"},
+      {std::string("\x08\x04"
+                   "ab"
+                   "\x11\x00",
+                   6),
+       "copy of 8 bytes from 0 bytes back"},
+      {std::string("\x0a\x04"
+                   "ab"
+                   "\x01",
+                   5),
+       "copy element at offset 4 is truncated"},
+      {std::string("\x04\x04"
+                   "ab",
+                   4),
+       "produced 2 bytes, the header declares 4"},
       {std::string("\xff\xff\xff\x0f\x00", 5), "more than 5 compressed bytes can encode"},
   };
   for (const auto& [input, message] : cases) {

@@ -65,9 +65,12 @@ bool IsKnownDataType(int dtype) { return dtype >= 1 && dtype <= 23; }
 // Alignment a view needs so that elements can be read through typed pointers.
 size_t ElementAlignment(DataType dtype) {
   switch (dtype) {
-    case DataType::kComplex64: return 4;
-    case DataType::kComplex128: return 8;
-    default: return engine::DataTypeSize(dtype);
+    case DataType::kComplex64:
+      return 4;
+    case DataType::kComplex128:
+      return 8;
+    default:
+      return engine::DataTypeSize(dtype);
   }
 }
 
@@ -194,8 +197,8 @@ bool ReadSignedNumIncreasing(std::string_view* in, int64_t* value) {
 absl::Status ShapeFromProto(const tensorflow::TensorShapeProto& proto, Shape* shape) {
   if (proto.unknown_rank()) return absl::DataLossError("shape has unknown rank");
   if (proto.dim_size() > kMaxRank) {
-    return absl::DataLossError(absl::StrCat("shape has rank ", proto.dim_size(), ", above ",
-                                            kMaxRank));
+    return absl::DataLossError(
+        absl::StrCat("shape has rank ", proto.dim_size(), ", above ", kMaxRank));
   }
   int64_t elements = 1;
   Shape result;
@@ -228,9 +231,9 @@ absl::Status ResolveBox(const TensorSlice& slice, const Shape& full, std::vector
     int64_t l = e.length;
     if (l == SliceExtent::kFullExtent) {
       if (s != 0) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "slice ", slice.DebugString(), ": a full extent must start at 0, dimension ", d,
-            " starts at ", s));
+        return absl::InvalidArgumentError(
+            absl::StrCat("slice ", slice.DebugString(),
+                         ": a full extent must start at 0, dimension ", d, " starts at ", s));
       }
       l = full.dim(d);
     }
@@ -365,7 +368,8 @@ uint32_t ExtendWithLength(uint32_t crc, uint64_t length) {
 // TensorSlice and names
 
 bool TensorSlice::IsFull() const {
-  return std::all_of(extents.begin(), extents.end(), [](const SliceExtent& e) { return e.IsFull(); });
+  return std::all_of(extents.begin(), extents.end(),
+                     [](const SliceExtent& e) { return e.IsFull(); });
 }
 
 absl::StatusOr<Shape> TensorSlice::SliceShape(const Shape& full_shape) const {
@@ -398,8 +402,7 @@ std::string EncodeTensorNameSlice(std::string_view name, const TensorSlice& slic
 
 absl::StatusOr<std::pair<std::string, TensorSlice>> DecodeTensorNameSlice(std::string_view key) {
   const auto error = [key](absl::string_view what) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("slice key ", Quote(key), ": ", what));
+    return absl::InvalidArgumentError(absl::StrCat("slice key ", Quote(key), ": ", what));
   };
   std::string_view in = key;
   uint64_t leading, rank;
@@ -420,7 +423,9 @@ absl::StatusOr<std::pair<std::string, TensorSlice>> DecodeTensorNameSlice(std::s
   return std::make_pair(std::move(name), std::move(slice));
 }
 
-std::string BundleIndexFilename(std::string_view prefix) { return absl::StrCat(Sv(prefix), ".index"); }
+std::string BundleIndexFilename(std::string_view prefix) {
+  return absl::StrCat(Sv(prefix), ".index");
+}
 
 std::string BundleDataFilename(std::string_view prefix, int shard, int num_shards) {
   return absl::StrFormat("%s.data-%05d-of-%05d", prefix, shard, num_shards);
@@ -433,33 +438,31 @@ BundleReader::~BundleReader() = default;
 
 absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::Open(const std::string& prefix) {
   std::string index_name = BundleIndexFilename(prefix);
-  ASSIGN_OR_RETURN(std::string index, ReadFileToString(index_name));
-  auto owned = std::make_shared<const std::string>(std::move(index));
-  std::string_view view = *owned;
-  return Create(prefix, std::move(index_name), view, std::move(owned), {}, /*open_files=*/true);
+  ASSIGN_OR_RETURN(const std::string index, ReadFileToString(index_name));
+  return Create(prefix, std::move(index_name), index, {}, /*open_files=*/true);
 }
 
 absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::OpenFromMemory(
     std::string index, std::vector<std::string> data_shards, std::string prefix) {
-  auto owned_index = std::make_shared<const std::string>(std::move(index));
   std::vector<Shard> shards;
   for (size_t i = 0; i < data_shards.size(); ++i) {
     auto owned = std::make_shared<const std::string>(std::move(data_shards[i]));
     Shard shard;
-    shard.file_name = BundleDataFilename(prefix, static_cast<int>(i),
-                                         static_cast<int>(data_shards.size()));
+    shard.file_name =
+        BundleDataFilename(prefix, static_cast<int>(i), static_cast<int>(data_shards.size()));
     shard.contents = *owned;
     shard.keep_alive = std::move(owned);
     shards.push_back(std::move(shard));
   }
-  std::string_view view = *owned_index;
-  return Create(prefix, BundleIndexFilename(prefix), view, std::move(owned_index),
-                std::move(shards), /*open_files=*/false);
+  return Create(prefix, BundleIndexFilename(prefix), index, std::move(shards),
+                /*open_files=*/false);
 }
 
-absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::Create(
-    std::string prefix, std::string index_file_name, std::string_view index,
-    std::shared_ptr<const void> index_keep_alive, std::vector<Shard> shards, bool open_files) {
+absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::Create(std::string prefix,
+                                                                   std::string index_file_name,
+                                                                   std::string_view index,
+                                                                   std::vector<Shard> shards,
+                                                                   bool open_files) {
   if constexpr (std::endian::native != std::endian::little) {
     return absl::UnimplementedError("tensor bundles are only read on little-endian machines");
   }
@@ -467,8 +470,8 @@ absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::Create(
   reader->prefix_ = std::move(prefix);
   reader->index_file_name_ = std::move(index_file_name);
   reader->shards_ = std::move(shards);
+  // The parsed entries own copies of what they need; the index bytes are not kept.
   RETURN_IF_ERROR(reader->ParseIndex(index, open_files));
-  (void)index_keep_alive;  // The parsed entries own copies of everything they need.
   return reader;
 }
 
@@ -482,8 +485,8 @@ absl::Status BundleReader::ParseIndex(std::string_view index, bool open_files) {
   }));
   // The header is the empty key, which sorts first.
   if (raw.empty() || !raw.front().first.empty()) {
-    return absl::DataLossError(absl::StrCat(index_file_name_,
-                                            ": no header entry (the empty key) in the index"));
+    return absl::DataLossError(
+        absl::StrCat(index_file_name_, ": no header entry (the empty key) in the index"));
   }
   tensorflow::BundleHeaderProto header;
   if (!header.ParseFromString(raw.front().second)) {
@@ -502,14 +505,14 @@ absl::Status BundleReader::ParseIndex(std::string_view index, bool open_files) {
   }
   const auto& version = header.version();
   if (version.producer() < kBundleMinProducer) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        index_file_name_, ": format producer version ", version.producer(),
-        " is below the minimum ", kBundleMinProducer, " this reader supports"));
+    return absl::InvalidArgumentError(absl::StrCat(index_file_name_, ": format producer version ",
+                                                   version.producer(), " is below the minimum ",
+                                                   kBundleMinProducer, " this reader supports"));
   }
   if (version.min_consumer() > kBundleVersion) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        index_file_name_, ": the bundle needs a reader of format version ",
-        version.min_consumer(), " or later; this reader is version ", kBundleVersion));
+    return absl::InvalidArgumentError(
+        absl::StrCat(index_file_name_, ": the bundle needs a reader of format version ",
+                     version.min_consumer(), " or later; this reader is version ", kBundleVersion));
   }
   for (int bad : version.bad_consumers()) {
     if (bad == kBundleVersion) {
@@ -518,9 +521,8 @@ absl::Status BundleReader::ParseIndex(std::string_view index, bool open_files) {
     }
   }
   if (header.num_shards() < 1 || header.num_shards() > kMaxShards) {
-    return absl::DataLossError(absl::StrCat(index_file_name_, ": header has ",
-                                            header.num_shards(), " data shards, expected 1 to ",
-                                            kMaxShards));
+    return absl::DataLossError(absl::StrCat(index_file_name_, ": header has ", header.num_shards(),
+                                            " data shards, expected 1 to ", kMaxShards));
   }
   const int num_shards = header.num_shards();
   if (open_files) {
@@ -530,6 +532,7 @@ absl::Status BundleReader::ParseIndex(std::string_view index, bool open_files) {
       shard.file_name = BundleDataFilename(prefix_, i, num_shards);
       ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedFile::Open(shard.file_name));
       shard.contents = file->contents();
+      shard.file = file.get();
       shard.keep_alive = std::move(file);
       shards_.push_back(std::move(shard));
     }
@@ -550,7 +553,8 @@ absl::Status BundleReader::AddEntry(std::string_view key, std::string_view value
   const auto error = [&](absl::string_view what) {
     return absl::DataLossError(absl::StrCat(index_file_name_, ": entry ", Quote(key), ": ", what));
   };
-  if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size()))) return error("not a valid BundleEntryProto");
+  if (!proto.ParseFromArray(value.data(), static_cast<int>(value.size())))
+    return error("not a valid BundleEntryProto");
   BundleEntry entry;
   entry.name = std::string(key);
   if (!IsKnownDataType(proto.dtype())) {
@@ -607,8 +611,8 @@ absl::Status BundleReader::CheckEntry(const BundleEntry& entry) const {
   const uint64_t file_size = shard.contents.size();
   if (static_cast<uint64_t>(entry.offset) > file_size ||
       static_cast<uint64_t>(entry.size) > file_size - entry.offset) {
-    return absl::DataLossError(absl::StrCat(Where(entry), ": runs past the end of the file (",
-                                            file_size, " bytes)"));
+    return absl::DataLossError(
+        absl::StrCat(Where(entry), ": runs past the end of the file (", file_size, " bytes)"));
   }
   const int64_t elements = entry.shape.num_elements();
   if (engine::IsPodType(entry.dtype)) {
@@ -624,9 +628,9 @@ absl::Status BundleReader::CheckEntry(const BundleEntry& entry) const {
   } else if (entry.dtype == DataType::kString) {
     // At least one varint byte per element, plus the 4-byte checksum of the lengths.
     if (!(elements == 0 && entry.size == 0) && entry.size - 4 < elements) {
-      return absl::DataLossError(absl::StrCat(
-          Where(entry), ": too small for ", elements,
-          " strings, which need at least one length byte each and a 4-byte checksum"));
+      return absl::DataLossError(
+          absl::StrCat(Where(entry), ": too small for ", elements,
+                       " strings, which need at least one length byte each and a 4-byte checksum"));
     }
   }
   return absl::OkStatus();
@@ -659,11 +663,13 @@ absl::StatusOr<Tensor> BundleReader::ReadStored(const BundleEntry& entry) const 
   // CheckEntry validated the shard, the byte range and the size for the dtype at Open.
   const Shard& shard = shards_[entry.shard_id];
   const std::string_view bytes = shard.contents.substr(entry.offset, entry.size);
-  if (entry.dtype == DataType::kString) return ReadStrings(entry, bytes, shard);
+  // Mapping the tensor's pages in one call is cheaper than faulting them in one by one while
+  // the checksum reads them.
+  if (shard.file != nullptr) shard.file->Populate(entry.offset, entry.size);
+  if (entry.dtype == DataType::kString) return ReadStrings(entry, bytes);
   if (!engine::IsPodType(entry.dtype)) {
-    return absl::UnimplementedError(absl::StrCat(Where(entry), ": ",
-                                                 Sv(engine::DataTypeName(entry.dtype)),
-                                                 " tensors are not supported"));
+    return absl::UnimplementedError(absl::StrCat(
+        Where(entry), ": ", Sv(engine::DataTypeName(entry.dtype)), " tensors are not supported"));
   }
   const uint32_t actual = crc32c::Value(bytes);
   if (actual != entry.crc32c) {
@@ -673,8 +679,7 @@ absl::StatusOr<Tensor> BundleReader::ReadStored(const BundleEntry& entry) const 
   if (entry.dtype == DataType::kBool) {
     for (char c : bytes) {
       if (c != 0 && c != 1) {
-        return absl::DataLossError(
-            absl::StrCat(Where(entry), ": bool element is neither 0 nor 1"));
+        return absl::DataLossError(absl::StrCat(Where(entry), ": bool element is neither 0 nor 1"));
       }
     }
   }
@@ -687,8 +692,8 @@ absl::StatusOr<Tensor> BundleReader::ReadStored(const BundleEntry& entry) const 
   return copy;
 }
 
-absl::StatusOr<Tensor> BundleReader::ReadStrings(const BundleEntry& entry, std::string_view bytes,
-                                                 const Shard& shard) const {
+absl::StatusOr<Tensor> BundleReader::ReadStrings(const BundleEntry& entry,
+                                                 std::string_view bytes) const {
   const auto elements = static_cast<size_t>(entry.shape.num_elements());
   if (elements == 0 && bytes.empty()) return Tensor(DataType::kString, entry.shape);
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
@@ -698,14 +703,14 @@ absl::StatusOr<Tensor> BundleReader::ReadStrings(const BundleEntry& entry, std::
   uint32_t crc = 0;
   for (size_t i = 0; i < elements; ++i) {
     if (!GetVarint64(&p, end, &lengths[i])) {
-      return absl::DataLossError(absl::StrCat(Where(entry), ": bad varint for the length of string ",
-                                              i, " of ", elements));
+      return absl::DataLossError(absl::StrCat(
+          Where(entry), ": bad varint for the length of string ", i, " of ", elements));
     }
     crc = ExtendWithLength(crc, lengths[i]);
   }
   if (end - p < 4) {
-    return absl::DataLossError(absl::StrCat(Where(entry),
-                                            ": string lengths leave no room for their checksum"));
+    return absl::DataLossError(
+        absl::StrCat(Where(entry), ": string lengths leave no room for their checksum"));
   }
   const uint32_t stored = DecodeFixed32(p);
   if (crc32c::Unmask(stored) != crc) {
@@ -735,20 +740,19 @@ absl::StatusOr<Tensor> BundleReader::ReadStrings(const BundleEntry& entry, std::
     out[i].assign(reinterpret_cast<const char*>(p), lengths[i]);
     p += lengths[i];
   }
-  (void)shard;
   return result;
 }
 
 absl::StatusOr<Tensor> BundleReader::Assemble(const BundleEntry& entry) const {
   const auto error = [&](absl::string_view what) {
     return absl::DataLossError(absl::StrCat(index_file_name_, ": partitioned tensor ",
-                                            Quote(entry.name), " ",
-                                            entry.shape.DebugString(), ": ", what));
+                                            Quote(entry.name), " ", entry.shape.DebugString(), ": ",
+                                            what));
   };
   if (!engine::IsPodType(entry.dtype)) {
-    return absl::UnimplementedError(absl::StrCat(
-        index_file_name_, ": partitioned tensor ", Quote(entry.name), ": partitioned ",
-        Sv(engine::DataTypeName(entry.dtype)), " tensors are not supported"));
+    return absl::UnimplementedError(
+        absl::StrCat(index_file_name_, ": partitioned tensor ", Quote(entry.name), ": partitioned ",
+                     Sv(engine::DataTypeName(entry.dtype)), " tensors are not supported"));
   }
   const size_t count = entry.slices.size();
   std::vector<std::vector<int64_t>> starts(count), lengths(count);
@@ -765,10 +769,10 @@ absl::StatusOr<Tensor> BundleReader::Assemble(const BundleEntry& entry) const {
     const Shape box_shape{std::span<const int64_t>(lengths[i])};
     if (stored[i]->dtype != entry.dtype || stored[i]->shape != box_shape ||
         !stored[i]->slices.empty()) {
-      return error(absl::StrCat("slice ", slice.DebugString(), " is stored as ",
-                                Sv(engine::DataTypeName(stored[i]->dtype)), " ",
-                                stored[i]->shape.DebugString(), ", expected ",
-                                Sv(engine::DataTypeName(entry.dtype)), " ", box_shape.DebugString()));
+      return error(absl::StrCat(
+          "slice ", slice.DebugString(), " is stored as ",
+          Sv(engine::DataTypeName(stored[i]->dtype)), " ", stored[i]->shape.DebugString(),
+          ", expected ", Sv(engine::DataTypeName(entry.dtype)), " ", box_shape.DebugString()));
     }
     // The stored entry's bytes lie inside its shard, so this sum is bounded by the file sizes.
     covered += box_shape.num_elements();
@@ -930,8 +934,8 @@ BundleWriter::BundleWriter(std::string prefix, Options options) : BundleWriter(o
   const std::filesystem::path dir = std::filesystem::path(prefix_).parent_path();
   if (!dir.empty()) std::filesystem::create_directories(dir, ec);
   if (ec) {
-    status_ = absl::InternalError(absl::StrCat("\"", dir.string(),
-                                               "\": cannot create directory: ", ec.message()));
+    status_ = absl::InternalError(
+        absl::StrCat("\"", dir.string(), "\": cannot create directory: ", ec.message()));
     return;
   }
   auto file = DataFile::Create(BundleDataFilename(prefix_, 0, 1));
@@ -1038,10 +1042,9 @@ absl::Status BundleWriter::AddSlice(std::string_view name, const Shape& full_sha
   const Shape slice_shape{std::span<const int64_t>(length)};
   if (slice.IsFull() || slice_shape == full_shape) return Add(name, tensor);
   if (tensor.shape() != slice_shape) {
-    return absl::InvalidArgumentError(absl::StrCat(context, ": slice ", slice.DebugString(),
-                                                   " has shape ", slice_shape.DebugString(),
-                                                   ", the tensor has shape ",
-                                                   tensor.shape().DebugString()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        context, ": slice ", slice.DebugString(), " has shape ", slice_shape.DebugString(),
+        ", the tensor has shape ", tensor.shape().DebugString()));
   }
   auto it = entries_.find(std::string(name));
   if (it != entries_.end()) {
@@ -1053,10 +1056,11 @@ absl::Status BundleWriter::AddSlice(std::string_view name, const Shape& full_sha
     }
     if (full.dtype() != static_cast<tensorflow::DataType>(tensor.dtype()) ||
         existing != full_shape) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          context, ": earlier slices were ",
-          Sv(engine::DataTypeName(static_cast<DataType>(full.dtype()))), " ", existing.DebugString(),
-          ", this one is ", Sv(engine::DataTypeName(tensor.dtype())), " ", full_shape.DebugString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(context, ": earlier slices were ",
+                       Sv(engine::DataTypeName(static_cast<DataType>(full.dtype()))), " ",
+                       existing.DebugString(), ", this one is ",
+                       Sv(engine::DataTypeName(tensor.dtype())), " ", full_shape.DebugString()));
     }
   }
   const std::string key = EncodeTensorNameSlice(name, slice);

@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "engine/tensor.h"
+#include "loader/mapped_file.h"
 #include "loader/table.h"
 #include "tensorflow/core/protobuf/tensor_bundle.pb.h"
 
@@ -144,18 +145,22 @@ class BundleReader {
     std::string file_name;
     std::string_view contents;
     std::shared_ptr<const void> keep_alive;
+    // The mapping, for data shards read from files (null for shards given in memory).
+    const MappedFile* file = nullptr;
   };
 
   BundleReader() = default;
-  static absl::StatusOr<std::unique_ptr<BundleReader>> Create(
-      std::string prefix, std::string index_file_name, std::string_view index,
-      std::shared_ptr<const void> index_keep_alive, std::vector<Shard> shards, bool open_files);
+  static absl::StatusOr<std::unique_ptr<BundleReader>> Create(std::string prefix,
+                                                              std::string index_file_name,
+                                                              std::string_view index,
+                                                              std::vector<Shard> shards,
+                                                              bool open_files);
   absl::Status ParseIndex(std::string_view index, bool open_files);
   absl::Status AddEntry(std::string_view key, std::string_view value);
   absl::Status CheckEntry(const BundleEntry& entry) const;
   absl::StatusOr<engine::Tensor> ReadStored(const BundleEntry& entry) const;
-  absl::StatusOr<engine::Tensor> ReadStrings(const BundleEntry& entry, std::string_view bytes,
-                                             const Shard& shard) const;
+  absl::StatusOr<engine::Tensor> ReadStrings(const BundleEntry& entry,
+                                             std::string_view bytes) const;
   absl::StatusOr<engine::Tensor> Assemble(const BundleEntry& entry) const;
   // "tensor "name" at offset O size S" with the shard's file name in front.
   std::string Where(const BundleEntry& entry) const;

@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
 
   std::printf("bundle: %d tensors x %d MiB = %.0f MiB of float variables in %s\n", tensor_count,
               tensor_mib, total_mib, dir.c_str());
-  std::printf("write (BundleWriter, incl. generating values): %.3f s, %.0f MiB/s\n",
-              write_seconds, total_mib / write_seconds);
+  std::printf("write (BundleWriter, incl. generating values): %.3f s, %.0f MiB/s\n", write_seconds,
+              total_mib / write_seconds);
   std::printf("crc32c: %s\n", savant::loader::crc32c::IsHardwareAccelerated()
                                   ? "SSE4.2 instruction, 3 interleaved streams"
                                   : "portable slicing-by-8 tables");
@@ -177,17 +177,19 @@ int main(int argc, char** argv) {
   const long rss_peak = PeakRssKib();
 
   const auto row = [&](const char* name, const Timing& read, const Timing& bundle) {
-    std::printf("%-5s (a) read(): %7.3f s %6.0f MiB/s | (b) bundle: %7.3f s %6.0f MiB/s | "
-                "(b)/(a) = %.2f (median %.2f)\n",
-                name, read.best, total_mib / read.best, bundle.best, total_mib / bundle.best,
-                bundle.best / read.best, bundle.median / read.median);
+    std::printf(
+        "%-5s (a) read(): %7.3f s %6.0f MiB/s | (b) bundle: %7.3f s %6.0f MiB/s | "
+        "(b)/(a) = %.2f (median %.2f)\n",
+        name, read.best, total_mib / read.best, bundle.best, total_mib / bundle.best,
+        bundle.best / read.best, bundle.median / read.median);
   };
   std::printf("best of %d runs:\n", repeats);
   row("warm", warm_read, warm_bundle);
   row("cold", cold_read, cold_bundle);
-  std::printf("peak RSS: %.0f MiB = %.2fx the variables (%.0f MiB before reading: the writer's "
-              "buffers)\n",
-              rss_peak / 1024.0, rss_peak / 1024.0 / total_mib, rss_before / 1024.0);
+  std::printf(
+      "peak RSS: %.0f MiB = %.2fx the variables (%.0f MiB before reading: the writer's "
+      "buffers)\n",
+      rss_peak / 1024.0, rss_peak / 1024.0 / total_mib, rss_before / 1024.0);
 
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);

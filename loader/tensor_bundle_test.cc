@@ -1,6 +1,7 @@
 #include "loader/tensor_bundle.h"
 
 #include <algorithm>
+#include <atomic>
 #include <complex>
 #include <cstring>
 #include <filesystem>
@@ -141,8 +142,9 @@ TEST(BundleWriterTest, ReencodingFixturesIsByteIdentical) {
     ASSERT_EQ((*reader)->num_shards(), 1);
     std::vector<const BundleEntry*> by_offset;
     for (const BundleEntry& e : (*reader)->entries()) by_offset.push_back(&e);
-    std::stable_sort(by_offset.begin(), by_offset.end(),
-                     [](const BundleEntry* a, const BundleEntry* b) { return a->offset < b->offset; });
+    std::stable_sort(
+        by_offset.begin(), by_offset.end(),
+        [](const BundleEntry* a, const BundleEntry* b) { return a->offset < b->offset; });
     BundleWriter::Options options;
     options.index_compression =
         (*reader)->index_compressed() ? TableCompression::kSnappy : TableCompression::kNone;
@@ -193,10 +195,12 @@ TEST(BundleReaderTest, AlignedTensorsAreViewsOfTheMappedFile) {
   ASSERT_TRUE(first.ok() && second.ok());
   EXPECT_EQ(first->raw_data(), second->raw_data());
   const std::string data = ReadFile(prefix + ".data-00000-of-00001");
-  EXPECT_EQ(std::memcmp(first->raw_data(), data.data() + largest->offset, largest->size), 0);
+  const int64_t offset = largest->offset;
+  const auto size = static_cast<size_t>(largest->size);
+  EXPECT_EQ(std::memcmp(first->raw_data(), data.data() + offset, size), 0);
   // The view keeps the mapping alive after the reader is gone.
   reader->reset();
-  EXPECT_EQ(std::memcmp(first->raw_data(), data.data() + largest->offset, largest->size), 0);
+  EXPECT_EQ(std::memcmp(first->raw_data(), data.data() + offset, size), 0);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -270,8 +274,9 @@ TEST_F(CorruptBundleTest, FlippedIndexBitInDataBlockIsChecksumMismatch) {
   auto reader = BundleReader::Open(prefix());
   ASSERT_EQ(reader.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(reader.status().message()),
-              StartsWith(absl::StrCat(index(), ": block at offset 0 (66 bytes): checksum "
-                                               "mismatch: expected 0x")));
+              StartsWith(absl::StrCat(index(),
+                                      ": block at offset 0 (66 bytes): checksum "
+                                      "mismatch: expected 0x")));
 }
 
 // Whatever single bit of an index is flipped, the reader either fails cleanly or (for bits no
@@ -313,8 +318,9 @@ TEST_F(CorruptBundleTest, TruncatedDataFileNamesFileTensorAndSize) {
   auto reader = BundleReader::Open(prefix());
   ASSERT_EQ(reader.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(reader.status().message(),
-            absl::StrCat(data(), ": tensor \"b\" at offset 8 size 4: runs past the end of the "
-                                 "file (10 bytes)"));
+            absl::StrCat(data(),
+                         ": tensor \"b\" at offset 8 size 4: runs past the end of the "
+                         "file (10 bytes)"));
 }
 
 TEST_F(CorruptBundleTest, EmptyDataFileIsDataLoss) {
@@ -324,8 +330,9 @@ TEST_F(CorruptBundleTest, EmptyDataFileIsDataLoss) {
   auto reader = BundleReader::Open(prefix());
   ASSERT_EQ(reader.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_EQ(reader.status().message(),
-            absl::StrCat(data(), ": tensor \"a\" at offset 0 size 4: runs past the end of the "
-                                 "file (0 bytes)"));
+            absl::StrCat(data(),
+                         ": tensor \"a\" at offset 0 size 4: runs past the end of the "
+                         "file (0 bytes)"));
 }
 
 TEST_F(CorruptBundleTest, FlippedDataBitIsChecksumMismatchOfThatTensorOnly) {
@@ -403,7 +410,7 @@ TEST(BundleWriterTest, RoundTripsEveryDtype) {
   const std::vector<std::pair<std::string, Tensor>> tensors = {
       {"float", Make<float>(DataType::kFloat, {2, 2}, {1.5f, -2.0f, 0.0f, 1e30f})},
       {"double", Make<double>(DataType::kDouble, {3}, {1.0 / 3, -0.0, 1e300})},
-      {"half", Make<uint16_t>(DataType::kHalf, {2}, {0x3c00, 0xc000})},         // 1, -2
+      {"half", Make<uint16_t>(DataType::kHalf, {2}, {0x3c00, 0xc000})},          // 1, -2
       {"bfloat16", Make<uint16_t>(DataType::kBFloat16, {2}, {0x3f80, 0x4049})},  // 1, ~3.14
       {"int8", Make<int8_t>(DataType::kInt8, {3}, {-128, 0, 127})},
       {"int16", Make<int16_t>(DataType::kInt16, {2}, {-32768, 32767})},
@@ -444,8 +451,8 @@ TEST(BundleWriterTest, StringLayoutMatchesTensorFlow) {
   ASSERT_TRUE(writer->Finish().ok());
   const std::string lengths_as_fixed32 = Fixed32(1) + Fixed32(200);
   const uint32_t length_crc = crc32c::Value(lengths_as_fixed32);
-  const std::string expected = std::string("\x01\xc8\x01", 3) +
-                               Fixed32(crc32c::Mask(length_crc)) + "a" + std::string(200, 'b');
+  const std::string expected = std::string("\x01\xc8\x01", 3) + Fixed32(crc32c::Mask(length_crc)) +
+                               "a" + std::string(200, 'b');
   EXPECT_TRUE(writer->data_bytes() == expected);
 
   auto table = TableReader::Open("s.index", writer->index_bytes());
@@ -454,8 +461,8 @@ TEST(BundleWriterTest, StringLayoutMatchesTensorFlow) {
   ASSERT_TRUE(entry_bytes.ok());
   tensorflow::BundleEntryProto entry;
   ASSERT_TRUE(entry.ParseFromString(*entry_bytes));
-  const uint32_t crc = crc32c::Extend(crc32c::Extend(length_crc, expected.data() + 3, 4),
-                                      expected.data() + 7, 201);
+  const uint32_t crc =
+      crc32c::Extend(crc32c::Extend(length_crc, expected.data() + 3, 4), expected.data() + 7, 201);
   EXPECT_EQ(entry.crc32c(), crc32c::Mask(crc));
   EXPECT_EQ(entry.size(), static_cast<int64_t>(expected.size()));
 }
@@ -517,14 +524,22 @@ TEST(BundleWriterTest, RejectsBadNamesAndDtypes) {
 TEST(TensorSliceTest, EncodesKeysLikeTensorFlow) {
   TensorSlice slice{{{0, 2}, {0, SliceExtent::kFullExtent}}};
   EXPECT_EQ(slice.DebugString(), "0,2:-");
-  EXPECT_EQ(EncodeTensorNameSlice("foo", slice),
-            std::string("\x00" "foo\x00\x01" "\x01\x02" "\x80\x82" "\x80\x7f", 12));
+  EXPECT_EQ(EncodeTensorNameSlice("foo", slice), std::string("\x00"
+                                                             "foo\x00\x01"
+                                                             "\x01\x02"
+                                                             "\x80\x82"
+                                                             "\x80\x7f",
+                                                             12));
   // OrderedCode's own examples: 0x424242 -> f0 42 42 42 and -0x800 -> 38 00; names escape
   // 00 as 00 ff and ff as ff 00.
   TensorSlice big{{{0x424242, -0x800}}};
   EXPECT_EQ(EncodeTensorNameSlice(std::string("a\0\xff", 3), big),
-            std::string("\x00" "a\x00\xff\xff\x00\x00\x01" "\x01\x01" "\xf0\x42\x42\x42"
-                        "\x38\x00", 16));
+            std::string("\x00"
+                        "a\x00\xff\xff\x00\x00\x01"
+                        "\x01\x01"
+                        "\xf0\x42\x42\x42"
+                        "\x38\x00",
+                        16));
 }
 
 TEST(TensorSliceTest, DecodeInvertsEncode) {
@@ -549,21 +564,26 @@ TEST(BundleReaderTest, AssemblesPartitionedTensors) {
   const Tensor full = Make<float>(DataType::kFloat, {4, 3}, values);
   auto writer = BundleWriter::InMemory();
   // Rows split in two (partitioned on axis 0).
-  ASSERT_TRUE(writer->AddSlice("rows", {4, 3}, TensorSlice{{{0, 2}, {}}},
-                               Make<float>(DataType::kFloat, {2, 3}, {0, 1, 2, 3, 4, 5}))
+  ASSERT_TRUE(writer
+                  ->AddSlice("rows", {4, 3}, TensorSlice{{{0, 2}, {}}},
+                             Make<float>(DataType::kFloat, {2, 3}, {0, 1, 2, 3, 4, 5}))
                   .ok());
-  ASSERT_TRUE(writer->AddSlice("rows", {4, 3}, TensorSlice{{{2, 2}, {}}},
-                               Make<float>(DataType::kFloat, {2, 3}, {6, 7, 8, 9, 10, 11}))
+  ASSERT_TRUE(writer
+                  ->AddSlice("rows", {4, 3}, TensorSlice{{{2, 2}, {}}},
+                             Make<float>(DataType::kFloat, {2, 3}, {6, 7, 8, 9, 10, 11}))
                   .ok());
   // Columns split 1 + 2 (axis 1): strided copies.
-  ASSERT_TRUE(writer->AddSlice("cols", {4, 3}, TensorSlice{{{}, {1, 2}}},
-                               Make<float>(DataType::kFloat, {4, 2}, {1, 2, 4, 5, 7, 8, 10, 11}))
+  ASSERT_TRUE(writer
+                  ->AddSlice("cols", {4, 3}, TensorSlice{{{}, {1, 2}}},
+                             Make<float>(DataType::kFloat, {4, 2}, {1, 2, 4, 5, 7, 8, 10, 11}))
                   .ok());
-  ASSERT_TRUE(writer->AddSlice("cols", {4, 3}, TensorSlice{{{}, {0, 1}}},
-                               Make<float>(DataType::kFloat, {4, 1}, {0, 3, 6, 9}))
-                  .ok());
-  EXPECT_EQ(writer->AddSlice("cols", {4, 3}, TensorSlice{{{}, {0, 1}}},
+  ASSERT_TRUE(writer
+                  ->AddSlice("cols", {4, 3}, TensorSlice{{{}, {0, 1}}},
                              Make<float>(DataType::kFloat, {4, 1}, {0, 3, 6, 9}))
+                  .ok());
+  EXPECT_EQ(writer
+                ->AddSlice("cols", {4, 3}, TensorSlice{{{}, {0, 1}}},
+                           Make<float>(DataType::kFloat, {4, 1}, {0, 3, 6, 9}))
                 .code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(writer->Finish().ok());
@@ -589,9 +609,9 @@ TEST(BundleReaderTest, AssemblesPartitionedTensors) {
 
 TEST(BundleReaderTest, PartitionedTensorMissingASliceIsDataLoss) {
   auto writer = BundleWriter::InMemory();
-  ASSERT_TRUE(writer->AddSlice("v", {4}, TensorSlice{{{0, 2}}},
-                               Make<float>(DataType::kFloat, {2}, {1, 2}))
-                  .ok());
+  ASSERT_TRUE(
+      writer->AddSlice("v", {4}, TensorSlice{{{0, 2}}}, Make<float>(DataType::kFloat, {2}, {1, 2}))
+          .ok());
   ASSERT_TRUE(writer->Finish().ok());
   auto reader = BundleReader::OpenFromMemory(writer->index_bytes(), {writer->data_bytes()});
   ASSERT_TRUE(reader.ok()) << reader.status();
@@ -697,6 +717,16 @@ TEST_F(MalformedIndexTest, InvalidShapesAndDtypesAreDataLoss) {
   ExpectError(absl::StatusCode::kUnimplemented, "DT_VARIANT tensors are not supported");
 }
 
+// 2^62 complex128 elements need 2^66 bytes, which wraps to 0 in 64 bits.
+TEST_F(MalformedIndexTest, ByteSizeOverflowIsDataLoss) {
+  entry_.set_dtype(tensorflow::DT_COMPLEX128);
+  entry_.mutable_shape()->add_dim()->set_size(int64_t{1} << 62);
+  entry_.set_size(0);
+  ExpectError(absl::StatusCode::kDataLoss,
+              "size does not match DT_COMPLEX128 [4611686018427387904], which needs more than "
+              "2^64 bytes");
+}
+
 TEST_F(MalformedIndexTest, EntryPastEndOfShardIsDataLoss) {
   entry_.set_offset(2);
   ExpectError(absl::StatusCode::kDataLoss,
@@ -742,6 +772,26 @@ TEST_F(MalformedIndexTest, MissingHeaderIsDataLoss) {
   auto reader = BundleReader::OpenFromMemory(table.Finish(), {data_}, "ckpt");
   ASSERT_EQ(reader.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(std::string(reader.status().message()), HasSubstr("ckpt.index: no header entry"));
+}
+
+TEST(MappedFileTest, MapsFilesAndReportsErrors) {
+  const fs::path dir = savant::testing::MakeTempDir("mapped_file");
+  WriteFile(dir / "data", "0123456789");
+  WriteFile(dir / "empty", "");
+  auto file = MappedFile::Open((dir / "data").string());
+  ASSERT_TRUE(file.ok()) << file.status();
+  EXPECT_EQ((*file)->contents(), "0123456789");
+  (*file)->Populate(2, 100);
+  auto empty = MappedFile::Open((dir / "empty").string());
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_TRUE((*empty)->contents().empty());
+  auto missing = MappedFile::Open((dir / "missing").string());
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr((dir / "missing").string()));
+  auto directory = MappedFile::Open(dir.string());
+  EXPECT_EQ(directory.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*ReadFileToString((dir / "data").string()), "0123456789");
+  fs::remove_all(dir);
 }
 
 TEST(BundleReaderTest, ConcurrentLookupsAreSafe) {

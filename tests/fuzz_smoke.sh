@@ -8,8 +8,10 @@
 #   tests/fuzz_smoke.sh                              20 seconds per target
 #   SAVANT_FUZZ_SECONDS=3600 tests/fuzz_smoke.sh     the longer run, one hour per target
 #   SAVANT_FUZZ_TARGETS="saved_model_fuzz" ...       only some targets
+#   SAVANT_FUZZ_BUILD_DIR=build/fuzz-sm ...          another build directory (same fuzz preset)
+#   SAVANT_FUZZ_NO_BUILD=1 ...                       run the targets already built there
 #
-# Reproduce a crash with: build/fuzz/loader/<target> <crash file>
+# Reproduce a failure with: build/fuzz/loader/<target> <crash, leak, timeout or oom file>
 # Targets whose source (loader/<target>.cc) does not exist yet are skipped with a message; so is the
 # whole run when clang is not installed.
 set -euo pipefail
@@ -17,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 seconds="${SAVANT_FUZZ_SECONDS:-20}"
 targets="${SAVANT_FUZZ_TARGETS:-saved_model_fuzz tensor_bundle_fuzz}"
+build_dir="${SAVANT_FUZZ_BUILD_DIR:-build/fuzz}"
 
 if ! command -v clang++ >/dev/null 2>&1; then
   echo "fuzz smoke: clang++ not found; skipping (libFuzzer needs clang)"
@@ -36,9 +39,11 @@ if [[ ${#present[@]} -eq 0 ]]; then
   exit 0
 fi
 
-echo "fuzz smoke: building ${present[*]}"
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz --target "${present[@]}" -j "$(nproc)"
+if [[ "${SAVANT_FUZZ_NO_BUILD:-0}" != "1" ]]; then
+  echo "fuzz smoke: building ${present[*]} in ${build_dir}"
+  cmake --preset fuzz -B "$build_dir" >/dev/null
+  cmake --build "$build_dir" --target "${present[@]}" -j "$(nproc)"
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/savant-fuzz.XXXXXX")"
 failed=0
@@ -55,11 +60,11 @@ for target in "${present[@]}"; do
   echo "fuzz smoke: ${target} for ${seconds}s"
   log="${work}/${name}/fuzz.log"
   set +e
-  "build/fuzz/loader/${target}" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
+  "${build_dir}/loader/${target}" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" >"$log" 2>&1
   rc=$?
   set -e
-  grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+ +DONE' "$log" || true
+  grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+[[:space:]]+DONE' "$log" || true
   if [[ $rc -ne 0 ]]; then
     failed=1
     echo "fuzz smoke: ${target} FAILED (exit ${rc}); last lines of ${log}:"

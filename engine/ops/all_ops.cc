@@ -8,9 +8,15 @@ namespace savant::engine {
 void RegisterAllOps(OpRegistry& registry) {
   RegisterArrayOps(registry);
   RegisterBinaryOps(registry);
+  RegisterImageOps(registry);
   RegisterIoOps(registry);
   RegisterMatMulOps(registry);
+  RegisterNnOps(registry);
   RegisterParseExampleOps(registry);
+  RegisterRandomOps(registry);
+  RegisterReductionOps(registry);
+  RegisterShapeOps(registry);
+  RegisterUnaryOps(registry);
   RegisterVariableOps(registry);
 }
 

@@ -20,68 +20,6 @@
 namespace savant::engine {
 namespace {
 
-// ---- Helpers ----
-
-template <typename T>
-struct Tag {
-  using type = T;
-};
-struct Bytes16 {
-  uint64_t lo;
-  uint64_t hi;
-};
-
-// Calls f(Tag<S>{}) with a storage type S that copies elements of `dtype` by value: an unsigned
-// integer of the element's size for POD types, std::string, or ResourceHandle.
-template <typename F>
-void VisitStorage(DataType dtype, F&& f) {
-  switch (dtype) {
-    case DataType::kString: f(Tag<std::string>{}); return;
-    case DataType::kResource:
-    case DataType::kVariant: f(Tag<ResourceHandle>{}); return;
-    default: break;
-  }
-  switch (DataTypeSize(dtype)) {
-    case 1: f(Tag<uint8_t>{}); return;
-    case 2: f(Tag<uint16_t>{}); return;
-    case 4: f(Tag<uint32_t>{}); return;
-    case 8: f(Tag<uint64_t>{}); return;
-    case 16: f(Tag<Bytes16>{}); return;
-    default: return;
-  }
-}
-
-// The values of an int32 or int64 tensor (shape arguments, axes).
-absl::StatusOr<std::vector<int64_t>> IndexValues(const Tensor& t, absl::string_view what) {
-  std::vector<int64_t> values;
-  values.reserve(t.num_elements());
-  if (t.dtype() == DataType::kInt32) {
-    for (int32_t v : t.flat<int32_t>()) values.push_back(v);
-  } else if (t.dtype() == DataType::kInt64) {
-    for (int64_t v : t.flat<int64_t>()) values.push_back(v);
-  } else {
-    return absl::InvalidArgumentError(absl::StrCat(what, " must be DT_INT32 or DT_INT64, got ",
-                                                   DataTypeName(t.dtype())));
-  }
-  return values;
-}
-
-// The single value of an int32/int64 tensor with one element (scalar or [1]).
-absl::StatusOr<int64_t> IndexScalar(const Tensor& t, absl::string_view what) {
-  if (t.num_elements() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " must hold a single value, got shape ",
-                                                   t.shape().DebugString()));
-  }
-  ASSIGN_OR_RETURN(std::vector<int64_t> v, IndexValues(t, what));
-  return v[0];
-}
-
-absl::Status ExpectInputs(const KernelContext& ctx, int n) {
-  if (ctx.num_inputs() >= n) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("expected ", n, " inputs, got ", ctx.num_inputs()));
-}
-
 // ---- Const, Placeholder, forwarding ----
 
 // Holds the value decoded once from the "value" attr; every run shares its buffer.
@@ -141,7 +79,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreatePlaceholder(const KernelConstruc
 // Identity, Snapshot, StopGradient, PlaceholderWithDefault: tensors are immutable once produced,
 // so forwarding the buffer is the whole kernel (Snapshot's copy is unnecessary here).
 absl::Status ForwardInput(KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 1));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 1));
   ctx.set_output(0, ctx.input(0));
   return absl::OkStatus();
 }
@@ -161,7 +99,7 @@ absl::Status NoOp(KernelContext&) { return absl::OkStatus(); }
 // ---- Shape manipulation ----
 
 absl::Status Reshape(KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 2));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 2));
   const Tensor& input = ctx.input(0);
   const Tensor& sizes = ctx.input(1);
   // TensorFlow still accepts a scalar as a one-element shape (legacy behaviour).
@@ -179,8 +117,8 @@ absl::Status Reshape(KernelContext& ctx) {
     const int64_t size = dims[d];
     if (size == -1) {
       if (unknown_index != -1) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "Only one input size may be -1, not both ", unknown_index, " and ", d));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Only one input size may be -1, not both ", unknown_index, " and ", d));
       }
       unknown_index = d;
       shape.AddDim(1);
@@ -219,9 +157,9 @@ absl::Status Reshape(KernelContext& ctx) {
     shape.set_dim(unknown_index, missing);
   }
   if (shape.num_elements() != input.num_elements()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "Input to reshape is a tensor with ", input.num_elements(),
-        " values, but the requested shape has ", shape.num_elements()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Input to reshape is a tensor with ", input.num_elements(),
+                     " values, but the requested shape has ", shape.num_elements()));
   }
   ASSIGN_OR_RETURN(Tensor out, input.Reshaped(shape));
   ctx.set_output(0, std::move(out));
@@ -229,7 +167,7 @@ absl::Status Reshape(KernelContext& ctx) {
 }
 
 absl::Status ExpandDims(KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 2));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 2));
   const Tensor& input = ctx.input(0);
   if (ctx.input(1).num_elements() != 1) {
     return absl::InvalidArgumentError(
@@ -239,8 +177,8 @@ absl::Status ExpandDims(KernelContext& ctx) {
   ASSIGN_OR_RETURN(int64_t dim, IndexScalar(ctx.input(1), "'dim'"));
   const int rank = input.rank();
   if (dim < -1 - rank || dim > rank) {
-    return absl::InvalidArgumentError(absl::StrCat("Tried to expand dim index ", dim,
-                                                   " for tensor with ", rank, " dimensions."));
+    return absl::InvalidArgumentError(
+        absl::StrCat("Tried to expand dim index ", dim, " for tensor with ", rank, " dimensions."));
   }
   if (dim < 0) dim += rank + 1;
   Shape shape = input.shape();
@@ -255,7 +193,7 @@ class SqueezeKernel final : public OpKernel {
   explicit SqueezeKernel(std::vector<int64_t> dims) : dims_(std::move(dims)) {}
 
   absl::Status Compute(KernelContext& ctx) const override {
-    RETURN_IF_ERROR(ExpectInputs(ctx, 1));
+    RETURN_IF_ERROR(ExpectNumInputs(ctx, 1));
     const Tensor& input = ctx.input(0);
     const int rank = input.rank();
     std::vector<bool> squeeze(rank, false);
@@ -273,8 +211,8 @@ class SqueezeKernel final : public OpKernel {
         if (size != 1) shape.AddDim(size);
       } else if (squeeze[i]) {
         if (size != 1) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "Can not squeeze dim[", i, "], expected a dimension of 1, got ", size));
+          return absl::InvalidArgumentError(
+              absl::StrCat("Can not squeeze dim[", i, "], expected a dimension of 1, got ", size));
         }
       } else {
         shape.AddDim(size);
@@ -302,15 +240,15 @@ class ShapeKernel final : public OpKernel {
   explicit ShapeKernel(DataType out_type) : out_type_(out_type) {}
 
   absl::Status Compute(KernelContext& ctx) const override {
-    RETURN_IF_ERROR(ExpectInputs(ctx, 1));
+    RETURN_IF_ERROR(ExpectNumInputs(ctx, 1));
     const Shape& shape = ctx.input(0).shape();
     Tensor& out = ctx.allocate_output(0, out_type_, Shape{shape.rank()});
     for (int i = 0; i < shape.rank(); ++i) {
       const int64_t d = shape.dim(i);
       if (out_type_ == DataType::kInt32) {
         if (d > std::numeric_limits<int32_t>::max()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "Shape output type is 32-bit but dim ", i, " is ", d));
+          return absl::InvalidArgumentError(
+              absl::StrCat("Shape output type is 32-bit but dim ", i, " is ", d));
         }
         out.data<int32_t>()[i] = static_cast<int32_t>(d);
       } else {
@@ -361,8 +299,8 @@ class PackKernel final : public OpKernel {
     const int expanded_rank = first.rank() + 1;
     int64_t axis = axis_;
     if (axis < -expanded_rank || axis >= expanded_rank) {
-      return absl::InvalidArgumentError(absl::StrCat("axis = ", axis, " not in [", -expanded_rank,
-                                                     ", ", expanded_rank, ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("axis = ", axis, " not in [", -expanded_rank, ", ", expanded_rank, ")"));
     }
     if (axis < 0) axis += expanded_rank;
     Shape shape = first.shape();
@@ -458,7 +396,7 @@ void FillWith(Tensor& out, const Tensor& value) {
 }
 
 absl::Status Fill(KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 2));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 2));
   const Tensor& dims_t = ctx.input(0);
   const Tensor& value = ctx.input(1);
   if (dims_t.rank() != 1) {
@@ -489,7 +427,7 @@ absl::Status Fill(KernelContext& ctx) {
 }
 
 absl::Status ZerosLike(KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 1));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 1));
   const Tensor& input = ctx.input(0);
   if (!IsPodType(input.dtype()) && input.dtype() != DataType::kString) {
     return absl::InvalidArgumentError(
@@ -502,23 +440,49 @@ absl::Status ZerosLike(KernelContext& ctx) {
 }
 
 absl::Status OnesLike(KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 1));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 1));
   const Tensor& input = ctx.input(0);
   Tensor one(input.dtype(), Shape{});
   switch (input.dtype()) {
-    case DataType::kFloat: one.scalar<float>() = 1; break;
-    case DataType::kDouble: one.scalar<double>() = 1; break;
-    case DataType::kInt8: one.scalar<int8_t>() = 1; break;
-    case DataType::kInt16: one.scalar<int16_t>() = 1; break;
-    case DataType::kInt32: one.scalar<int32_t>() = 1; break;
-    case DataType::kInt64: one.scalar<int64_t>() = 1; break;
-    case DataType::kUInt8: one.scalar<uint8_t>() = 1; break;
-    case DataType::kUInt16: one.scalar<uint16_t>() = 1; break;
-    case DataType::kUInt32: one.scalar<uint32_t>() = 1; break;
-    case DataType::kUInt64: one.scalar<uint64_t>() = 1; break;
-    case DataType::kBool: one.scalar<bool>() = true; break;
-    case DataType::kHalf: one.scalar<uint16_t>() = 0x3c00; break;
-    case DataType::kBFloat16: one.scalar<uint16_t>() = 0x3f80; break;
+    case DataType::kFloat:
+      one.scalar<float>() = 1;
+      break;
+    case DataType::kDouble:
+      one.scalar<double>() = 1;
+      break;
+    case DataType::kInt8:
+      one.scalar<int8_t>() = 1;
+      break;
+    case DataType::kInt16:
+      one.scalar<int16_t>() = 1;
+      break;
+    case DataType::kInt32:
+      one.scalar<int32_t>() = 1;
+      break;
+    case DataType::kInt64:
+      one.scalar<int64_t>() = 1;
+      break;
+    case DataType::kUInt8:
+      one.scalar<uint8_t>() = 1;
+      break;
+    case DataType::kUInt16:
+      one.scalar<uint16_t>() = 1;
+      break;
+    case DataType::kUInt32:
+      one.scalar<uint32_t>() = 1;
+      break;
+    case DataType::kUInt64:
+      one.scalar<uint64_t>() = 1;
+      break;
+    case DataType::kBool:
+      one.scalar<bool>() = true;
+      break;
+    case DataType::kHalf:
+      one.scalar<uint16_t>() = 0x3c00;
+      break;
+    case DataType::kBFloat16:
+      one.scalar<uint16_t>() = 0x3f80;
+      break;
     case DataType::kComplex64:
       one.data<float>()[0] = 1;
       one.data<float>()[1] = 0;
@@ -537,69 +501,6 @@ absl::Status OnesLike(KernelContext& ctx) {
 }
 
 // ---- Cast ----
-
-// IEEE half and bfloat16 values are stored as their bit patterns.
-struct Half {
-  uint16_t bits;
-};
-struct BFloat16 {
-  uint16_t bits;
-};
-
-uint16_t FloatToHalfBits(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  const uint32_t sign = (x >> 16) & 0x8000;
-  uint32_t mant = x & 0x7fffff;
-  const int32_t exp = static_cast<int32_t>((x >> 23) & 0xff);
-  if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00 | (mant ? 0x200 | (mant >> 13) : 0));
-  const int32_t e = exp - 127 + 15;
-  if (e >= 0x1f) return static_cast<uint16_t>(sign | 0x7c00);
-  if (e <= 0) {
-    if (e < -10) return static_cast<uint16_t>(sign);
-    mant |= 0x800000;
-    const int shift = 14 - e;
-    uint32_t h = mant >> shift;
-    const uint32_t rem = mant & ((1u << shift) - 1);
-    const uint32_t halfway = 1u << (shift - 1);
-    if (rem > halfway || (rem == halfway && (h & 1))) ++h;
-    return static_cast<uint16_t>(sign | h);
-  }
-  uint32_t h = sign | (static_cast<uint32_t>(e) << 10) | (mant >> 13);
-  const uint32_t rem = mant & 0x1fff;
-  // Round to nearest even; a carry into the exponent is the correct result (up to infinity).
-  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) ++h;
-  return static_cast<uint16_t>(h);
-}
-
-float HalfBitsToFloat(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  const uint32_t exp = (h >> 10) & 0x1f;
-  const uint32_t mant = h & 0x3ff;
-  if (exp == 0) {
-    const float v = std::ldexp(static_cast<float>(mant), -24);
-    return sign ? -v : v;
-  }
-  const uint32_t x = exp == 0x1f ? (sign | 0x7f800000 | (mant << 13))
-                                 : (sign | ((exp + 112) << 23) | (mant << 13));
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
-}
-
-uint16_t FloatToBFloat16Bits(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if (std::isnan(f)) return static_cast<uint16_t>(((x >> 16) & 0x8000) | 0x7fc0);
-  return static_cast<uint16_t>((x + 0x7fff + ((x >> 16) & 1)) >> 16);
-}
-
-float BFloat16BitsToFloat(uint16_t b) {
-  const uint32_t x = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &x, 4);
-  return f;
-}
 
 template <typename S>
 auto Widen(S v) {
@@ -645,20 +546,47 @@ void CastLoop(const void* in, void* out, int64_t n) {
 template <typename F>
 bool VisitCastType(DataType dtype, F&& f) {
   switch (dtype) {
-    case DataType::kFloat: f(Tag<float>{}); return true;
-    case DataType::kDouble: f(Tag<double>{}); return true;
-    case DataType::kHalf: f(Tag<Half>{}); return true;
-    case DataType::kBFloat16: f(Tag<BFloat16>{}); return true;
-    case DataType::kInt8: f(Tag<int8_t>{}); return true;
-    case DataType::kInt16: f(Tag<int16_t>{}); return true;
-    case DataType::kInt32: f(Tag<int32_t>{}); return true;
-    case DataType::kInt64: f(Tag<int64_t>{}); return true;
-    case DataType::kUInt8: f(Tag<uint8_t>{}); return true;
-    case DataType::kUInt16: f(Tag<uint16_t>{}); return true;
-    case DataType::kUInt32: f(Tag<uint32_t>{}); return true;
-    case DataType::kUInt64: f(Tag<uint64_t>{}); return true;
-    case DataType::kBool: f(Tag<bool>{}); return true;
-    default: return false;
+    case DataType::kFloat:
+      f(Tag<float>{});
+      return true;
+    case DataType::kDouble:
+      f(Tag<double>{});
+      return true;
+    case DataType::kHalf:
+      f(Tag<Half>{});
+      return true;
+    case DataType::kBFloat16:
+      f(Tag<BFloat16>{});
+      return true;
+    case DataType::kInt8:
+      f(Tag<int8_t>{});
+      return true;
+    case DataType::kInt16:
+      f(Tag<int16_t>{});
+      return true;
+    case DataType::kInt32:
+      f(Tag<int32_t>{});
+      return true;
+    case DataType::kInt64:
+      f(Tag<int64_t>{});
+      return true;
+    case DataType::kUInt8:
+      f(Tag<uint8_t>{});
+      return true;
+    case DataType::kUInt16:
+      f(Tag<uint16_t>{});
+      return true;
+    case DataType::kUInt32:
+      f(Tag<uint32_t>{});
+      return true;
+    case DataType::kUInt64:
+      f(Tag<uint64_t>{});
+      return true;
+    case DataType::kBool:
+      f(Tag<bool>{});
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -667,7 +595,7 @@ class CastKernel final : public OpKernel {
   CastKernel(DataType src, DataType dst, CastFn fn) : src_(src), dst_(dst), fn_(fn) {}
 
   absl::Status Compute(KernelContext& ctx) const override {
-    RETURN_IF_ERROR(ExpectInputs(ctx, 1));
+    RETURN_IF_ERROR(ExpectNumInputs(ctx, 1));
     const Tensor& input = ctx.input(0);
     if (input.dtype() != src_) {
       return absl::InvalidArgumentError(absl::StrCat("input 0: expected ", DataTypeName(src_),
@@ -700,9 +628,9 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateCast(const KernelConstruction& c
     });
   });
   if (fn == nullptr) {
-    return absl::UnimplementedError(absl::StrCat(
-        "Cast from ", DataTypeName(src), " to ", DataTypeName(dst),
-        " is not supported (supported: real numeric types and DT_BOOL)"));
+    return absl::UnimplementedError(
+        absl::StrCat("Cast from ", DataTypeName(src), " to ", DataTypeName(dst),
+                     " is not supported (supported: real numeric types and DT_BOOL)"));
   }
   return std::make_unique<CastKernel>(src, dst, fn);
 }
@@ -710,7 +638,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateCast(const KernelConstruction& c
 // ---- Select ----
 
 absl::Status CheckSelectDTypes(const KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 3));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 3));
   RETURN_IF_ERROR(ExpectInputDType(ctx, 0, DataType::kBool, "condition"));
   if (ctx.input(1).dtype() != ctx.input(2).dtype()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -729,8 +657,8 @@ absl::Status Select(KernelContext& ctx) {
   const Tensor& else_t = ctx.input(2);
   if (then_t.shape() != else_t.shape()) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "'then' and 'else' must have the same size.  but received: ",
-        then_t.shape().DebugString(), " vs. ", else_t.shape().DebugString()));
+        "'then' and 'else' must have the same size.  but received: ", then_t.shape().DebugString(),
+        " vs. ", else_t.shape().DebugString()));
   }
   if (cond.rank() == 0) {
     ctx.set_output(0, cond.scalar<bool>() ? then_t : else_t);
@@ -741,8 +669,8 @@ absl::Status Select(KernelContext& ctx) {
   if (cond.rank() == 1 && then_t.rank() > 1) {
     if (cond.dim(0) != then_t.dim(0)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "Number of batches of 'then' must match size of 'condition', but saw: ",
-          then_t.dim(0), " vs. ", cond.dim(0)));
+          "Number of batches of 'then' must match size of 'condition', but saw: ", then_t.dim(0),
+          " vs. ", cond.dim(0)));
     }
     const int64_t rows = cond.dim(0);
     const int64_t row = rows == 0 ? 0 : then_t.num_elements() / rows;

@@ -231,11 +231,11 @@ TEST(ArrayOpsTest, ShapeOutputsInt32OrInt64) {
 TEST(ArrayOpsTest, PackAlongEveryAxis) {
   const Tensor a = MakeTensor<int32_t>({2}, {1, 2});
   const Tensor b = MakeTensor<int32_t>({2}, {3, 4});
-  for (auto [axis, shape, values] : std::vector<std::tuple<int, Shape, std::vector<int32_t>>>{
-           {0, Shape{2, 2}, {1, 2, 3, 4}},
-           {1, Shape{2, 2}, {1, 3, 2, 4}},
-           {-1, Shape{2, 2}, {1, 3, 2, 4}},
-           {-2, Shape{2, 2}, {1, 2, 3, 4}}}) {
+  for (auto [axis, shape, values] :
+       std::vector<std::tuple<int, Shape, std::vector<int32_t>>>{{0, Shape{2, 2}, {1, 2, 3, 4}},
+                                                                 {1, Shape{2, 2}, {1, 3, 2, 4}},
+                                                                 {-1, Shape{2, 2}, {1, 3, 2, 4}},
+                                                                 {-2, Shape{2, 2}, {1, 2, 3, 4}}}) {
     OpTest t("Pack");
     t.IntAttr("axis", axis).IntAttr("N", 2).Input(a).Input(b);
     auto out = Run1(t);
@@ -273,13 +273,16 @@ TEST(ArrayOpsTest, ConcatV2) {
   ASSERT_TRUE(out.ok()) << out.status();
   ExpectTensor<float>(*out, Shape{2, 3}, {1, 2, 5, 3, 4, 6});
   OpTest rows("ConcatV2");
-  rows.Input(a).Input(MakeTensor<float>({1, 2}, {7, 8})).Input(MakeTensor<float>({0, 2}, {}))
+  rows.Input(a)
+      .Input(MakeTensor<float>({1, 2}, {7, 8}))
+      .Input(MakeTensor<float>({0, 2}, {}))
       .Input(MakeScalar<int64_t>(-2));
   auto r = Run1(rows);
   ASSERT_TRUE(r.ok());
   ExpectTensor<float>(*r, Shape{3, 2}, {1, 2, 3, 4, 7, 8});
   OpTest strings("ConcatV2");
-  strings.Input(MakeStrings({1}, {"a"})).Input(MakeStrings({2}, {"b", "c"}))
+  strings.Input(MakeStrings({1}, {"a"}))
+      .Input(MakeStrings({2}, {"b", "c"}))
       .Input(MakeScalar<int32_t>(0));
   auto s = Run1(strings);
   ASSERT_TRUE(s.ok());
@@ -303,7 +306,8 @@ TEST(ArrayOpsTest, ConcatV2Errors) {
               "Expected concatenating dimensions in the range [-2, 2), but got 2");
   OpTest scalars("ConcatV2");
   scalars.Input(MakeScalar<float>(1)).Input(MakeScalar<float>(2)).Input(MakeScalar<int32_t>(0));
-  ExpectError(Run1(scalars).status(), absl::StatusCode::kInvalidArgument, "Can't concatenate scalars");
+  ExpectError(Run1(scalars).status(), absl::StatusCode::kInvalidArgument,
+              "Can't concatenate scalars");
 }
 
 TEST(ArrayOpsTest, Fill) {
@@ -382,9 +386,9 @@ TEST(ArrayOpsTest, CastBetweenNumericTypesAndBool) {
   ExpectCast<uint64_t, double>({uint64_t{1} << 60}, {1152921504606846976.0});
   ExpectCast<float, float>({}, {});
   // Out-of-range and NaN float-to-int conversions saturate (C++ leaves them undefined).
-  ExpectCast<float, int32_t>({1e20f, -1e20f, std::nanf("")},
-                             {std::numeric_limits<int32_t>::max(),
-                              std::numeric_limits<int32_t>::min(), 0});
+  ExpectCast<float, int32_t>(
+      {1e20f, -1e20f, std::nanf("")},
+      {std::numeric_limits<int32_t>::max(), std::numeric_limits<int32_t>::min(), 0});
   ExpectCast<double, uint8_t>({-5, 300}, {0, 255});
 }
 
@@ -427,7 +431,8 @@ TEST(ArrayOpsTest, CastErrors) {
   ExpectError(str.Build(), absl::StatusCode::kUnimplemented,
               "Cast from DT_STRING to DT_FLOAT is not supported");
   OpTest wrong("Cast");
-  wrong.TypeAttr("SrcT", DataType::kInt32).TypeAttr("DstT", DataType::kFloat)
+  wrong.TypeAttr("SrcT", DataType::kInt32)
+      .TypeAttr("DstT", DataType::kFloat)
       .Input(MakeScalar<float>(1));
   ExpectError(Run1(wrong).status(), absl::StatusCode::kInvalidArgument,
               "expected DT_INT32 (attr SrcT), got DT_FLOAT");
@@ -467,7 +472,8 @@ TEST(ArrayOpsTest, SelectElementwiseScalarAndRows) {
   ExpectTensor<std::string>(*str, Shape{2}, {"a", "d"});
 
   OpTest empty("Select");
-  empty.Input(MakeTensor<bool>({0}, {})).Input(MakeTensor<float>({0}, {}))
+  empty.Input(MakeTensor<bool>({0}, {}))
+      .Input(MakeTensor<float>({0}, {}))
       .Input(MakeTensor<float>({0}, {}));
   auto em = Run1(empty);
   ASSERT_TRUE(em.ok());
@@ -513,10 +519,11 @@ TEST(ArrayOpsTest, SelectV2Broadcasts) {
 }
 
 TEST(ArrayOpsTest, RegisteredOps) {
-  for (const char* op : {"Cast", "ConcatV2", "Const", "ExpandDims", "Fill", "Identity",
-                         "IdentityN", "NoOp", "OnesLike", "Pack", "Placeholder",
-                         "PlaceholderWithDefault", "Reshape", "Select", "SelectV2", "Shape",
-                         "Snapshot", "Squeeze", "StopGradient", "ZerosLike"}) {
+  for (const char* op : {"Cast",     "ConcatV2", "Const",        "ExpandDims",
+                         "Fill",     "Identity", "IdentityN",    "NoOp",
+                         "OnesLike", "Pack",     "Placeholder",  "PlaceholderWithDefault",
+                         "Reshape",  "Select",   "SelectV2",     "Shape",
+                         "Snapshot", "Squeeze",  "StopGradient", "ZerosLike"}) {
     EXPECT_NE(OpRegistry::Global().Find(op), nullptr) << op;
   }
 }

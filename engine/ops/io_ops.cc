@@ -14,19 +14,12 @@
 namespace savant::engine {
 namespace {
 
-absl::Status ExpectInputs(const KernelContext& ctx, int n) {
-  if (ctx.num_inputs() >= n) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat("expected ", n, " inputs, got ", ctx.num_inputs()));
-}
-
 absl::StatusOr<std::string> StringScalar(const KernelContext& ctx, int i, absl::string_view what) {
   const Tensor& t = ctx.input(i);
   if (t.dtype() != DataType::kString || t.num_elements() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("input ", i, " (", what,
-                                                   "): expected a DT_STRING scalar, got ",
-                                                   DataTypeName(t.dtype()), " ",
-                                                   t.shape().DebugString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input ", i, " (", what, "): expected a DT_STRING scalar, got ",
+                     DataTypeName(t.dtype()), " ", t.shape().DebugString()));
   }
   return t.flat<std::string>()[0];
 }
@@ -34,10 +27,9 @@ absl::StatusOr<std::string> StringScalar(const KernelContext& ctx, int i, absl::
 absl::StatusOr<int32_t> Int32Scalar(const KernelContext& ctx, int i, absl::string_view what) {
   const Tensor& t = ctx.input(i);
   if (t.dtype() != DataType::kInt32 || t.num_elements() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("input ", i, " (", what,
-                                                   "): expected a DT_INT32 scalar, got ",
-                                                   DataTypeName(t.dtype()), " ",
-                                                   t.shape().DebugString()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input ", i, " (", what, "): expected a DT_INT32 scalar, got ",
+                     DataTypeName(t.dtype()), " ", t.shape().DebugString()));
   }
   return t.flat<int32_t>()[0];
 }
@@ -66,22 +58,22 @@ class RestoreV2Kernel final : public OpKernel {
   explicit RestoreV2Kernel(std::vector<DataType> dtypes) : dtypes_(std::move(dtypes)) {}
 
   absl::Status Compute(KernelContext& ctx) const override {
-    RETURN_IF_ERROR(ExpectInputs(ctx, 3));
+    RETURN_IF_ERROR(ExpectNumInputs(ctx, 3));
     ASSIGN_OR_RETURN(std::string prefix, StringScalar(ctx, 0, "prefix"));
     const Tensor& names = ctx.input(1);
     const Tensor& slices = ctx.input(2);
     if (names.dtype() != DataType::kString || slices.dtype() != DataType::kString ||
         names.rank() != 1 || slices.rank() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "tensor_names and shape_and_slices must be 1-D DT_STRING tensors, got ",
-          DataTypeName(names.dtype()), " ", names.shape().DebugString(), " and ",
-          DataTypeName(slices.dtype()), " ", slices.shape().DebugString()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("tensor_names and shape_and_slices must be 1-D DT_STRING tensors, got ",
+                       DataTypeName(names.dtype()), " ", names.shape().DebugString(), " and ",
+                       DataTypeName(slices.dtype()), " ", slices.shape().DebugString()));
     }
     const int64_t n = names.num_elements();
     if (slices.num_elements() != n || static_cast<int64_t>(dtypes_.size()) != n) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "tensor_names, shape_and_slices and attr dtypes must have the same length, got ", n,
-          ", ", slices.num_elements(), " and ", dtypes_.size()));
+          "tensor_names, shape_and_slices and attr dtypes must have the same length, got ", n, ", ",
+          slices.num_elements(), " and ", dtypes_.size()));
     }
     if (ctx.num_outputs() < n) {
       return absl::InvalidArgumentError(
@@ -110,7 +102,7 @@ class RestoreKernel final : public OpKernel {
   RestoreKernel(DataType dtype, bool sliced) : dtype_(dtype), sliced_(sliced) {}
 
   absl::Status Compute(KernelContext& ctx) const override {
-    RETURN_IF_ERROR(ExpectInputs(ctx, sliced_ ? 3 : 2));
+    RETURN_IF_ERROR(ExpectNumInputs(ctx, sliced_ ? 3 : 2));
     ASSIGN_OR_RETURN(std::string pattern, StringScalar(ctx, 0, "file_pattern"));
     ASSIGN_OR_RETURN(std::string name, StringScalar(ctx, 1, "tensor_name"));
     std::string slice;
@@ -134,7 +126,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateRestore(const KernelConstruction
 }
 
 absl::Status ShardedFilename(KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 3));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 3));
   ASSIGN_OR_RETURN(std::string basename, StringScalar(ctx, 0, "basename"));
   ASSIGN_OR_RETURN(int32_t shard, Int32Scalar(ctx, 1, "shard"));
   ASSIGN_OR_RETURN(int32_t num_shards, Int32Scalar(ctx, 2, "num_shards"));
@@ -145,11 +137,14 @@ absl::Status ShardedFilename(KernelContext& ctx) {
 }
 
 absl::Status ShardedFilespec(KernelContext& ctx) {
-  RETURN_IF_ERROR(ExpectInputs(ctx, 2));
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 2));
   ASSIGN_OR_RETURN(std::string basename, StringScalar(ctx, 0, "basename"));
   ASSIGN_OR_RETURN(int32_t num_shards, Int32Scalar(ctx, 1, "num_shards"));
   char suffix[32];
-  std::snprintf(suffix, sizeof(suffix), "-?????" "-of-%05d", num_shards);
+  std::snprintf(suffix, sizeof(suffix),
+                "-?????"
+                "-of-%05d",
+                num_shards);
   ctx.allocate_output(0, DataType::kString, Shape{}).scalar<std::string>() = basename + suffix;
   return absl::OkStatus();
 }
@@ -172,9 +167,8 @@ class StringJoinKernel final : public OpKernel {
         shape = t.shape();
         have_shape = true;
       } else if (t.shape() != shape) {
-        return absl::InvalidArgumentError(absl::StrCat("Input shapes do not match: ",
-                                                       shape.DebugString(), " vs. ",
-                                                       t.shape().DebugString()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Input shapes do not match: ", shape.DebugString(), " vs. ", t.shape().DebugString()));
       }
     }
     Tensor& out = ctx.allocate_output(0, DataType::kString, shape);

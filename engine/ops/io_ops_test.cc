@@ -76,7 +76,8 @@ TEST(IoOpsTest, RestoreV2Errors) {
 TEST(IoOpsTest, RestoreAndRestoreSlice) {
   FakeCheckpoint ckpt;
   OpTest v1("Restore");
-  v1.TypeAttr("dt", DataType::kInt64).IntAttr("preferred_shard", -1)
+  v1.TypeAttr("dt", DataType::kInt64)
+      .IntAttr("preferred_shard", -1)
       .Input(MakeStrings({}, {"model.ckpt"}))
       .Input(MakeStrings({}, {"b"}));
   v1.run_options().restore = [&](auto p, auto n, auto s, DataType d) { return ckpt(p, n, s, d); };
@@ -96,7 +97,9 @@ TEST(IoOpsTest, RestoreAndRestoreSlice) {
 
 TEST(IoOpsTest, ShardedFilenameAndFilespec) {
   OpTest name("ShardedFilename");
-  name.Input(MakeStrings({}, {"/tmp/ckpt"})).Input(MakeScalar<int32_t>(3)).Input(MakeScalar<int32_t>(12));
+  name.Input(MakeStrings({}, {"/tmp/ckpt"}))
+      .Input(MakeScalar<int32_t>(3))
+      .Input(MakeScalar<int32_t>(12));
   auto n = name.Run();
   ASSERT_TRUE(n.ok());
   ExpectTensor<std::string>((*n)[0], Shape{}, {"/tmp/ckpt-00003-of-00012"});
@@ -104,7 +107,9 @@ TEST(IoOpsTest, ShardedFilenameAndFilespec) {
   spec.Input(MakeStrings({}, {"x"})).Input(MakeScalar<int32_t>(2));
   auto s = spec.Run();
   ASSERT_TRUE(s.ok());
-  ExpectTensor<std::string>((*s)[0], Shape{}, {"x-?????" "-of-00002"});
+  ExpectTensor<std::string>((*s)[0], Shape{},
+                            {"x-?????"
+                             "-of-00002"});
   OpTest bad("ShardedFilename");
   bad.Input(MakeStrings({}, {"x"})).Input(MakeScalar<int64_t>(3)).Input(MakeScalar<int32_t>(1));
   ExpectError(bad.Run().status(), absl::StatusCode::kInvalidArgument, "shard");
@@ -112,7 +117,8 @@ TEST(IoOpsTest, ShardedFilenameAndFilespec) {
 
 TEST(IoOpsTest, StringJoinBroadcastsScalars) {
   OpTest t("StringJoin");
-  t.StringAttr("separator", "/").IntAttr("N", 3)
+  t.StringAttr("separator", "/")
+      .IntAttr("N", 3)
       .Input(MakeStrings({}, {"prefix"}))
       .Input(MakeStrings({2}, {"a", "b"}))
       .Input(MakeStrings({2}, {"1", "2"}));

@@ -14,8 +14,8 @@ using testing::MakeTensor;
 using testing::OpTest;
 
 template <typename T>
-absl::StatusOr<Tensor> RunMatMul(const Tensor& a, const Tensor& b, bool ta = false,
-                                 bool tb = false, ThreadPool* pool = nullptr) {
+absl::StatusOr<Tensor> RunMatMul(const Tensor& a, const Tensor& b, bool ta = false, bool tb = false,
+                                 ThreadPool* pool = nullptr) {
   OpTest t("MatMul");
   t.TypeAttr("T", DataTypeOf<T>())
       .BoolAttr("transpose_a", ta)
@@ -41,8 +41,9 @@ TYPED_TEST(MatMulTypedTest, AllTransposeCombinations) {
   const Tensor b = MakeTensor<T>({3, 2}, {7, 8, 9, 10, 11, 12});
   const Tensor bt = MakeTensor<T>({2, 3}, {7, 9, 11, 8, 10, 12});
   const std::vector<T> expected = {58, 64, 139, 154};
-  for (auto [lhs, rhs, ta, tb] : {std::tuple{&a, &b, false, false}, std::tuple{&at, &b, true, false},
-                                  std::tuple{&a, &bt, false, true}, std::tuple{&at, &bt, true, true}}) {
+  for (auto [lhs, rhs, ta, tb] :
+       {std::tuple{&a, &b, false, false}, std::tuple{&at, &b, true, false},
+        std::tuple{&a, &bt, false, true}, std::tuple{&at, &bt, true, true}}) {
     SCOPED_TRACE(::testing::Message() << "transpose_a=" << ta << " transpose_b=" << tb);
     auto out = RunMatMul<T>(*lhs, *rhs, ta, tb);
     ASSERT_TRUE(out.ok()) << out.status();
@@ -78,7 +79,8 @@ TEST(MatMulTest, SizeMismatchNamesBothShapes) {
 }
 
 TEST(MatMulTest, RankAndDtypeErrors) {
-  auto vec = RunMatMul<float>(MakeTensor<float>({3}, {1, 2, 3}), MakeTensor<float>({3, 1}, {1, 2, 3}));
+  auto vec =
+      RunMatMul<float>(MakeTensor<float>({3}, {1, 2, 3}), MakeTensor<float>({3, 1}, {1, 2, 3}));
   ExpectError(vec.status(), absl::StatusCode::kInvalidArgument,
               "In[0] is not a matrix. Instead it has shape [3]");
   OpTest t("MatMul");

@@ -34,19 +34,27 @@ struct DenseConfig {
 
 DataType FeatureDType(const tensorflow::Feature& f) {
   switch (f.kind_case()) {
-    case tensorflow::Feature::kFloatList: return DataType::kFloat;
-    case tensorflow::Feature::kInt64List: return DataType::kInt64;
-    case tensorflow::Feature::kBytesList: return DataType::kString;
-    default: return DataType::kInvalid;
+    case tensorflow::Feature::kFloatList:
+      return DataType::kFloat;
+    case tensorflow::Feature::kInt64List:
+      return DataType::kInt64;
+    case tensorflow::Feature::kBytesList:
+      return DataType::kString;
+    default:
+      return DataType::kInvalid;
   }
 }
 
 int64_t FeatureSize(const tensorflow::Feature& f) {
   switch (f.kind_case()) {
-    case tensorflow::Feature::kFloatList: return f.float_list().value_size();
-    case tensorflow::Feature::kInt64List: return f.int64_list().value_size();
-    case tensorflow::Feature::kBytesList: return f.bytes_list().value_size();
-    default: return 0;
+    case tensorflow::Feature::kFloatList:
+      return f.float_list().value_size();
+    case tensorflow::Feature::kInt64List:
+      return f.int64_list().value_size();
+    case tensorflow::Feature::kBytesList:
+      return f.bytes_list().value_size();
+    default:
+      return 0;
   }
 }
 
@@ -68,7 +76,8 @@ void CopyFeature(const tensorflow::Feature& f, Tensor& out, int64_t offset) {
       std::copy(v.begin(), v.end(), out.data<std::string>() + offset);
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -79,14 +88,17 @@ void CopyDefault(const Tensor& src, int64_t count, Tensor& out, int64_t offset) 
 
 void FillWithFirst(const Tensor& value, Tensor& out) {
   switch (out.dtype()) {
-    case DataType::kFloat: std::fill_n(out.data<float>(), out.num_elements(), value.data<float>()[0]); break;
+    case DataType::kFloat:
+      std::fill_n(out.data<float>(), out.num_elements(), value.data<float>()[0]);
+      break;
     case DataType::kInt64:
       std::fill_n(out.data<int64_t>(), out.num_elements(), value.data<int64_t>()[0]);
       break;
     case DataType::kString:
       std::fill_n(out.data<std::string>(), out.num_elements(), value.data<std::string>()[0]);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -101,9 +113,12 @@ absl::Status CheckFeatureType(DataType dtype, absl::string_view attr) {
 
 absl::string_view ValueTypeWord(DataType dtype) {
   switch (dtype) {
-    case DataType::kFloat: return "float";
-    case DataType::kInt64: return "int64";
-    default: return "bytes";
+    case DataType::kFloat:
+      return "float";
+    case DataType::kInt64:
+      return "int64";
+    default:
+      return "bytes";
   }
 }
 
@@ -151,15 +166,13 @@ class ParseExampleKernel final : public OpKernel {
     const int num_ragged = static_cast<int>(ragged_value_types_.size());
     const int want_inputs = version_ == 1 ? 2 + num_sparse + 2 * num_dense : 5 + num_dense;
     if (ctx.num_inputs() != want_inputs) {
-      return absl::InvalidArgumentError(absl::StrCat("expected ", want_inputs,
-                                                     " inputs for the attrs, got ",
-                                                     ctx.num_inputs()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("expected ", want_inputs, " inputs for the attrs, got ", ctx.num_inputs()));
     }
     const int want_outputs = 3 * num_sparse + num_dense + 2 * num_ragged;
     if (ctx.num_outputs() != want_outputs) {
-      return absl::InvalidArgumentError(absl::StrCat("expected ", want_outputs,
-                                                     " outputs for the attrs, got ",
-                                                     ctx.num_outputs()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "expected ", want_outputs, " outputs for the attrs, got ", ctx.num_outputs()));
     }
 
     // Keys and defaults.
@@ -174,17 +187,19 @@ class ParseExampleKernel final : public OpKernel {
                                                          " (key): expected a scalar, got shape ",
                                                          ctx.input(input).shape().DebugString()));
         }
-        (i < num_sparse ? sparse_keys : dense_keys).push_back(ctx.input(input).flat<std::string>()[0]);
+        (i < num_sparse ? sparse_keys : dense_keys)
+            .push_back(ctx.input(input).flat<std::string>()[0]);
       }
-      for (int d = 0; d < num_dense; ++d) defaults.push_back(&ctx.input(2 + num_sparse + num_dense + d));
+      for (int d = 0; d < num_dense; ++d)
+        defaults.push_back(&ctx.input(2 + num_sparse + num_dense + d));
     } else {
       RETURN_IF_ERROR(KeysFromTensor(ctx, 2, "sparse_keys", &sparse_keys));
       RETURN_IF_ERROR(KeysFromTensor(ctx, 3, "dense_keys", &dense_keys));
       RETURN_IF_ERROR(KeysFromTensor(ctx, 4, "ragged_keys", &ragged_keys));
       if (dense_keys.size() != dense_.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("Expected len(dense_keys) == len(dense_types) but got: ",
-                         dense_keys.size(), " vs. ", dense_.size()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Expected len(dense_keys) == len(dense_types) but got: ", dense_keys.size(), " vs. ",
+            dense_.size()));
       }
       if (sparse_keys.size() != sparse_types_.size()) {
         return absl::InvalidArgumentError(
@@ -192,9 +207,9 @@ class ParseExampleKernel final : public OpKernel {
                          " vs. ", sparse_types_.size()));
       }
       if (ragged_keys.size() != ragged_value_types_.size()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("Expected len(ragged_keys) == len(ragged_value_types) but got: ",
-                         ragged_keys.size(), " vs. ", ragged_value_types_.size()));
+        return absl::InvalidArgumentError(absl::StrCat(
+            "Expected len(ragged_keys) == len(ragged_value_types) but got: ", ragged_keys.size(),
+            " vs. ", ragged_value_types_.size()));
       }
       for (int d = 0; d < num_dense; ++d) defaults.push_back(&ctx.input(5 + d));
     }
@@ -228,23 +243,25 @@ class ParseExampleKernel final : public OpKernel {
       const std::string& bytes = serialized.flat<std::string>()[e];
       if (!batch.examples[e].ParseFromString(bytes)) {
         constexpr size_t kShown = 64;
-        return absl::InvalidArgumentError(absl::StrCat(
-            "Could not parse example input, value: '",
-            absl::CHexEscape(absl::string_view(bytes).substr(0, kShown)),
-            bytes.size() > kShown ? "...'" : "'", batch.scalar ? "" : absl::StrCat(" (index ", e, ")")));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Could not parse example input, value: '",
+                         absl::CHexEscape(absl::string_view(bytes).substr(0, kShown)),
+                         bytes.size() > kShown ? "...'" : "'",
+                         batch.scalar ? "" : absl::StrCat(" (index ", e, ")")));
       }
     }
 
     const int dense_out = 3 * num_sparse;
     const int ragged_out = dense_out + num_dense;
     for (int d = 0; d < num_dense; ++d) {
-      RETURN_IF_ERROR(dense_[d].variable_length
-                          ? ParseVarLenDense(ctx, batch, d, dense_keys[d], *defaults[d], dense_out + d)
-                          : ParseFixedDense(ctx, batch, d, dense_keys[d], *defaults[d], dense_out + d));
+      RETURN_IF_ERROR(
+          dense_[d].variable_length
+              ? ParseVarLenDense(ctx, batch, d, dense_keys[d], *defaults[d], dense_out + d)
+              : ParseFixedDense(ctx, batch, d, dense_keys[d], *defaults[d], dense_out + d));
     }
     for (int s = 0; s < num_sparse; ++s) {
-      RETURN_IF_ERROR(ParseSparse(ctx, batch, sparse_keys[s], sparse_types_[s], s,
-                                  num_sparse + s, 2 * num_sparse + s));
+      RETURN_IF_ERROR(ParseSparse(ctx, batch, sparse_keys[s], sparse_types_[s], s, num_sparse + s,
+                                  2 * num_sparse + s));
     }
     for (int r = 0; r < num_ragged; ++r) {
       RETURN_IF_ERROR(ParseRagged(ctx, batch, ragged_keys[r], ragged_value_types_[r],
@@ -280,9 +297,9 @@ class ParseExampleKernel final : public OpKernel {
             " is not compatible with dense_shapes_[", d, "] == ", dense_[d].shape.DebugString()));
       }
       if (def.dtype() != dense_[d].dtype) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "dense_defaults[", d, "].dtype() == ", TfTypeName(def.dtype()), " != dense_types_[",
-            d, "] == ", TfTypeName(dense_[d].dtype)));
+        return absl::InvalidArgumentError(
+            absl::StrCat("dense_defaults[", d, "].dtype() == ", TfTypeName(def.dtype()),
+                         " != dense_types_[", d, "] == ", TfTypeName(dense_[d].dtype)));
       }
     }
     return absl::OkStatus();
@@ -299,26 +316,26 @@ class ParseExampleKernel final : public OpKernel {
       const tensorflow::Feature* f = batch.Find(e, key);
       if (f == nullptr) {
         if (def.num_elements() == 0) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              batch.scalar ? "" : absl::StrCat("Name: ", batch.Name(e), ", "), "Feature: ", key,
-              " (data type: ", TfTypeName(config.dtype), ")",
-              " is required but could not be found."));
+          return absl::InvalidArgumentError(
+              absl::StrCat(batch.scalar ? "" : absl::StrCat("Name: ", batch.Name(e), ", "),
+                           "Feature: ", key, " (data type: ", TfTypeName(config.dtype), ")",
+                           " is required but could not be found."));
         }
         CopyDefault(def, config.stride, out, e * config.stride);
         continue;
       }
       const DataType got = FeatureDType(*f);
       if (got != config.dtype) {
-        return batch.Error(e, key, absl::StrCat("Data types don't match. Data type: ",
-                                                TfTypeName(got), " but expected type: ",
-                                                TfTypeName(config.dtype)));
+        return batch.Error(e, key,
+                           absl::StrCat("Data types don't match. Data type: ", TfTypeName(got),
+                                        " but expected type: ", TfTypeName(config.dtype)));
       }
       const int64_t size = FeatureSize(*f);
       if (size != config.stride) {
-        return batch.Error(e, key, absl::StrCat("Number of ", ValueTypeWord(config.dtype),
-                                                " values != expected.  Values size: ", size,
-                                                " but output shape: ",
-                                                config.shape.DebugString()));
+        return batch.Error(e, key,
+                           absl::StrCat("Number of ", ValueTypeWord(config.dtype),
+                                        " values != expected.  Values size: ", size,
+                                        " but output shape: ", config.shape.DebugString()));
       }
       CopyFeature(*f, out, e * config.stride);
     }
@@ -335,16 +352,17 @@ class ParseExampleKernel final : public OpKernel {
       if (f == nullptr) continue;
       const DataType got = FeatureDType(*f);
       if (got != config.dtype) {
-        return batch.Error(e, key, absl::StrCat("Data types don't match. Data type: ",
-                                                TfTypeName(got), " but expected type: ",
-                                                TfTypeName(config.dtype)));
+        return batch.Error(e, key,
+                           absl::StrCat("Data types don't match. Data type: ", TfTypeName(got),
+                                        " but expected type: ", TfTypeName(config.dtype)));
       }
       const int64_t size = FeatureSize(*f);
       if (config.stride == 0 ? size != 0 : size % config.stride != 0) {
-        return batch.Error(e, key, absl::StrCat("Number of ", ValueTypeWord(config.dtype),
-                                                " values is not a multiple of stride length. Saw ",
-                                                size, " values but output shape is: ",
-                                                config.shape.DebugString()));
+        return batch.Error(
+            e, key,
+            absl::StrCat("Number of ", ValueTypeWord(config.dtype),
+                         " values is not a multiple of stride length. Saw ", size,
+                         " values but output shape is: ", config.shape.DebugString()));
       }
       found[e] = f;
       max_size = std::max(max_size, size);
@@ -363,9 +381,11 @@ class ParseExampleKernel final : public OpKernel {
   }
 
   // Checks and collects one sparse or ragged feature over the batch.
-  static absl::StatusOr<std::vector<const tensorflow::Feature*>> Collect(
-      const Batch& batch, const std::string& key, DataType dtype, int64_t* total,
-      int64_t* max_size) {
+  static absl::StatusOr<std::vector<const tensorflow::Feature*>> Collect(const Batch& batch,
+                                                                         const std::string& key,
+                                                                         DataType dtype,
+                                                                         int64_t* total,
+                                                                         int64_t* max_size) {
     std::vector<const tensorflow::Feature*> found(batch.size(), nullptr);
     *total = 0;
     *max_size = 0;
@@ -374,9 +394,9 @@ class ParseExampleKernel final : public OpKernel {
       if (f == nullptr) continue;
       const DataType got = FeatureDType(*f);
       if (got != dtype) {
-        return batch.Error(e, key, absl::StrCat("Data types don't match. Expected type: ",
-                                                TfTypeName(dtype), ", Actual type: ",
-                                                TfTypeName(got)));
+        return batch.Error(e, key,
+                           absl::StrCat("Data types don't match. Expected type: ",
+                                        TfTypeName(dtype), ", Actual type: ", TfTypeName(got)));
       }
       found[e] = f;
       *total += FeatureSize(*f);
@@ -500,8 +520,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateParseExample(const KernelConstru
   for (DataType t : ragged_value_types) RETURN_IF_ERROR(CheckFeatureType(t, "ragged_value_types"));
   for (DataType t : ragged_split_types) {
     if (t != DataType::kInt32 && t != DataType::kInt64) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("Invalid ragged_split_type: ", TfTypeName(t)));
+      return absl::InvalidArgumentError(absl::StrCat("Invalid ragged_split_type: ", TfTypeName(t)));
     }
   }
   std::vector<DenseConfig> dense(num_dense);
@@ -511,8 +530,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateParseExample(const KernelConstru
     for (int i = 1; ok && i < shape.rank(); ++i) ok = shape.dim(i) >= 0;
     if (!ok) {
       return absl::InvalidArgumentError(
-          absl::StrCat("dense_shapes[", d, "] has unknown rank or unknown inner dimensions: ",
-                       shape.DebugString()));
+          absl::StrCat("dense_shapes[", d,
+                       "] has unknown rank or unknown inner dimensions: ", shape.DebugString()));
     }
     dense[d].dtype = dense_types[d];
     dense[d].shape = shape;

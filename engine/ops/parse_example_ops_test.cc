@@ -92,15 +92,16 @@ TEST(ParseExampleTest, MissingRequiredFeature) {
               "found.");
   // A feature with no kind set counts as missing.
   OpTest empty_kind = HalfPlusTwoParser();
-  AddHalfPlusTwoInputs(empty_kind,
-                       Batch({Example({{"x", tensorflow::Feature()}})}), MakeStrings({1}, {"ex0"}));
+  AddHalfPlusTwoInputs(empty_kind, Batch({Example({{"x", tensorflow::Feature()}})}),
+                       MakeStrings({1}, {"ex0"}));
   ExpectError(empty_kind.Run(2).status(), absl::StatusCode::kInvalidArgument,
               "Name: ex0, Feature: x (data type: float) is required");
 }
 
 TEST(ParseExampleTest, WrongSizeAndWrongType) {
   OpTest size = HalfPlusTwoParser();
-  AddHalfPlusTwoInputs(size, Batch({Example({{"x", Floats({1})}}), Example({{"x", Floats({1, 2})}})}));
+  AddHalfPlusTwoInputs(size,
+                       Batch({Example({{"x", Floats({1})}}), Example({{"x", Floats({1, 2})}})}));
   ExpectError(size.Run(2).status(), absl::StatusCode::kInvalidArgument,
               "Name: <unknown>, Key: x, Index: 1.  Number of float values != expected.  Values "
               "size: 2 but output shape: [1]");
@@ -129,7 +130,9 @@ TEST(ParseExampleTest, InputShapeErrors) {
               "Expected names have the same shape as serialized: name.shape=[2], "
               "serialized.shape=[1]");
   OpTest default_dtype("ParseExample");
-  default_dtype.IntAttr("Nsparse", 0).IntAttr("Ndense", 1).TypeListAttr("Tdense", {DataType::kFloat})
+  default_dtype.IntAttr("Nsparse", 0)
+      .IntAttr("Ndense", 1)
+      .TypeListAttr("Tdense", {DataType::kFloat})
       .ShapeListAttr("dense_shapes", {PartialShape{1}})
       .Input(Batch({}))
       .Input(kNoNames)
@@ -138,7 +141,9 @@ TEST(ParseExampleTest, InputShapeErrors) {
   ExpectError(default_dtype.Run(1).status(), absl::StatusCode::kInvalidArgument,
               "dense_defaults[0].dtype() == int64 != dense_types_[0] == float");
   OpTest default_shape("ParseExample");
-  default_shape.IntAttr("Nsparse", 0).IntAttr("Ndense", 1).TypeListAttr("Tdense", {DataType::kFloat})
+  default_shape.IntAttr("Nsparse", 0)
+      .IntAttr("Ndense", 1)
+      .TypeListAttr("Tdense", {DataType::kFloat})
       .ShapeListAttr("dense_shapes", {PartialShape{2}})
       .Input(Batch({}))
       .Input(kNoNames)
@@ -150,7 +155,8 @@ TEST(ParseExampleTest, InputShapeErrors) {
 
 TEST(ParseExampleTest, EmptyBatch) {
   OpTest t("ParseExample");
-  t.IntAttr("Nsparse", 1).IntAttr("Ndense", 1)
+  t.IntAttr("Nsparse", 1)
+      .IntAttr("Ndense", 1)
       .TypeListAttr("sparse_types", {DataType::kInt64})
       .TypeListAttr("Tdense", {DataType::kFloat})
       .ShapeListAttr("dense_shapes", {PartialShape{1}})
@@ -169,12 +175,12 @@ TEST(ParseExampleTest, EmptyBatch) {
 
 TEST(ParseExampleTest, SparseFeaturesAsCoo) {
   OpTest t("ParseExample");
-  t.IntAttr("Nsparse", 2).IntAttr("Ndense", 0)
+  t.IntAttr("Nsparse", 2)
+      .IntAttr("Ndense", 0)
       .TypeListAttr("sparse_types", {DataType::kInt64, DataType::kString})
       .TypeListAttr("Tdense", {})
       .ShapeListAttr("dense_shapes", {})
-      .Input(Batch({Example({{"ids", Int64s({4, 5, 6})}, {"tags", Bytes({"a"})}}),
-                    Example({}),
+      .Input(Batch({Example({{"ids", Int64s({4, 5, 6})}, {"tags", Bytes({"a"})}}), Example({}),
                     Example({{"ids", Int64s({7})}, {"tags", Bytes({})}})}))
       .Input(kNoNames)
       .Input(MakeStrings({}, {"ids"}))
@@ -190,7 +196,8 @@ TEST(ParseExampleTest, SparseFeaturesAsCoo) {
   ExpectTensor<int64_t>((*out)[5], Shape{2}, {3, 1});
 
   OpTest wrong("ParseExample");
-  wrong.IntAttr("Nsparse", 1).IntAttr("Ndense", 0)
+  wrong.IntAttr("Nsparse", 1)
+      .IntAttr("Ndense", 0)
       .TypeListAttr("sparse_types", {DataType::kFloat})
       .Input(Batch({Example({{"ids", Int64s({1})}})}))
       .Input(kNoNames)
@@ -201,11 +208,11 @@ TEST(ParseExampleTest, SparseFeaturesAsCoo) {
 
 TEST(ParseExampleTest, MultiDimensionalAndStringDense) {
   OpTest t("ParseExample");
-  t.IntAttr("Nsparse", 0).IntAttr("Ndense", 2)
+  t.IntAttr("Nsparse", 0)
+      .IntAttr("Ndense", 2)
       .TypeListAttr("Tdense", {DataType::kInt64, DataType::kString})
       .ShapeListAttr("dense_shapes", {PartialShape{2, 2}, PartialShape(Shape{})})
-      .Input(Batch({Example({{"m", Int64s({1, 2, 3, 4})}, {"s", Bytes({"hello"})}}),
-                    Example({})}))
+      .Input(Batch({Example({{"m", Int64s({1, 2, 3, 4})}, {"s", Bytes({"hello"})}}), Example({})}))
       .Input(kNoNames)
       .Input(MakeStrings({}, {"m"}))
       .Input(MakeStrings({}, {"s"}))
@@ -231,7 +238,8 @@ OpTest V2Parser(std::vector<DataType> tdense, std::vector<PartialShape> shapes, 
 }
 
 TEST(ParseExampleV2Test, HalfPlusTwoTf2Signature) {
-  OpTest t = V2Parser({DataType::kFloat, DataType::kFloat}, {PartialShape{1}, PartialShape{1}}, 0, {});
+  OpTest t =
+      V2Parser({DataType::kFloat, DataType::kFloat}, {PartialShape{1}, PartialShape{1}}, 0, {});
   t.Input(Batch({Example({{"x", Floats({4})}})}))
       .Input(kNoNames)
       .Input(MakeStrings({0}, {}))
@@ -249,8 +257,7 @@ TEST(ParseExampleV2Test, VariableLengthDenseIsPadded) {
   OpTest t = V2Parser({DataType::kFloat, DataType::kInt64}, {PartialShape{-1}, PartialShape{-1, 2}},
                       0, {});
   t.Input(Batch({Example({{"v", Floats({1, 2, 3})}, {"p", Int64s({1, 2})}}),
-                 Example({{"v", Floats({4})}}),
-                 Example({{"p", Int64s({3, 4, 5, 6})}})}))
+                 Example({{"v", Floats({4})}}), Example({{"p", Int64s({3, 4, 5, 6})}})}))
       .Input(kNoNames)
       .Input(MakeStrings({0}, {}))
       .Input(MakeStrings({2}, {"v", "p"}))
@@ -294,8 +301,9 @@ TEST(ParseExampleV2Test, RaggedFeatures) {
 TEST(ParseExampleV2Test, ScalarSerializedDropsTheBatchDim) {
   OpTest t = V2Parser({DataType::kFloat, DataType::kFloat}, {PartialShape{2}, PartialShape{-1}}, 1,
                       {DataType::kInt64});
-  t.Input(MakeStrings({}, {Example({{"d", Floats({1, 2})}, {"v", Floats({3, 4, 5})},
-                                    {"s", Int64s({9, 8})}})}))
+  t
+      .Input(MakeStrings(
+          {}, {Example({{"d", Floats({1, 2})}, {"v", Floats({3, 4, 5})}, {"s", Int64s({9, 8})}})}))
       .Input(MakeStrings({}, {""}))
       .Input(MakeStrings({1}, {"s"}))
       .Input(MakeStrings({2}, {"d", "v"}))
@@ -319,7 +327,8 @@ TEST(ParseExampleV2Test, ScalarSerializedDropsTheBatchDim) {
       .Input(MakeStrings({0}, {}))
       .Input(kRequiredFloat);
   auto status = missing.Run(1).status();
-  EXPECT_EQ(status.message(), "Feature: label (data type: float) is required but could not be found.");
+  EXPECT_EQ(status.message(),
+            "Feature: label (data type: float) is required but could not be found.");
 }
 
 TEST(ParseExampleV2Test, KeyCountMismatchAndBadAttrs) {
@@ -338,7 +347,8 @@ TEST(ParseExampleV2Test, KeyCountMismatchAndBadAttrs) {
   OpTest dtype = V2Parser({DataType::kInt32}, {PartialShape{1}}, 0, {});
   ExpectError(dtype.Build(), absl::StatusCode::kInvalidArgument, "DT_INT32");
   OpTest splits = V2Parser({}, {}, 0, {}, {DataType::kFloat}, {DataType::kFloat});
-  ExpectError(splits.Build(), absl::StatusCode::kInvalidArgument, "Invalid ragged_split_type: float");
+  ExpectError(splits.Build(), absl::StatusCode::kInvalidArgument,
+              "Invalid ragged_split_type: float");
   OpTest matrix = V2Parser({}, {}, 0, {});
   matrix.Input(MakeStrings({1, 1}, {""}))
       .Input(kNoNames)
@@ -376,7 +386,8 @@ TEST(ParseExampleFixtureTest, HalfPlusTwoClassifyInput) {
   EXPECT_EQ(parse->input(5), "ParseExample/Reshape");  // Reshape(key_x2, [1])
   OpTest t("ParseExample", parse->name());
   for (const auto& [key, value] : parse->attr()) t.Attr(key, value);
-  t.Input(Batch({Example({{"x", Floats({1})}}), Example({{"x", Floats({3})}, {"x2", Floats({7})}})}))
+  t.Input(
+       Batch({Example({{"x", Floats({1})}}), Example({{"x", Floats({3})}, {"x2", Floats({7})}})}))
       .Input(const_value(parse->input(1)))
       .Input(const_value(parse->input(2)))
       .Input(const_value(parse->input(3)))

@@ -20,9 +20,8 @@ namespace {
 // The Variable behind input `i`; INVALID_ARGUMENT when it is not a handle to a Variable.
 absl::StatusOr<std::shared_ptr<Variable>> InputVariable(const KernelContext& ctx, int i) {
   if (ctx.num_inputs() <= i) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected a variable handle as input ", i, ", got ", ctx.num_inputs(),
-                     " inputs"));
+    return absl::InvalidArgumentError(absl::StrCat("expected a variable handle as input ", i,
+                                                   ", got ", ctx.num_inputs(), " inputs"));
   }
   const Tensor& t = ctx.input(i);
   if (t.dtype() != DataType::kResource || t.num_elements() != 1) {
@@ -35,9 +34,9 @@ absl::StatusOr<std::shared_ptr<Variable>> InputVariable(const KernelContext& ctx
   const ResourceHandle& handle = t.data<ResourceHandle>()[0];
   auto var = std::dynamic_pointer_cast<Variable>(handle);
   if (var == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "input ", i, ": the resource handle does not point to a variable (it holds ",
-        handle == nullptr ? std::string("nothing") : handle->DebugString(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("input ", i, ": the resource handle does not point to a variable (it holds ",
+                     handle == nullptr ? std::string("nothing") : handle->DebugString(), ")"));
   }
   return var;
 }
@@ -50,7 +49,8 @@ Tensor HandleTensor(std::shared_ptr<Resource> resource) {
 
 // Integer updates wrap like TensorFlow's on real machines, without signed-overflow UB.
 template <typename T>
-using WrapType = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
+using WrapType =
+    std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
 
 template <typename T, bool kAdd>
 void UpdateLoop(const Tensor& a, const Tensor& b, Tensor& out) {
@@ -72,10 +72,9 @@ void UpdateLoop(const Tensor& a, const Tensor& b, Tensor& out) {
 template <bool kAdd>
 absl::StatusOr<Tensor> AddOrSub(const Tensor& current, const Tensor& delta) {
   if (current.dtype() != delta.dtype()) {
-    return absl::InvalidArgumentError(absl::StrCat("variable has dtype ",
-                                                   DataTypeName(current.dtype()),
-                                                   " but the update has ",
-                                                   DataTypeName(delta.dtype())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("variable has dtype ", DataTypeName(current.dtype()), " but the update has ",
+                     DataTypeName(delta.dtype())));
   }
   if (current.shape() != delta.shape()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -84,20 +83,39 @@ absl::StatusOr<Tensor> AddOrSub(const Tensor& current, const Tensor& delta) {
   }
   Tensor out(current.dtype(), current.shape());
   switch (current.dtype()) {
-    case DataType::kFloat: UpdateLoop<float, kAdd>(current, delta, out); break;
-    case DataType::kDouble: UpdateLoop<double, kAdd>(current, delta, out); break;
-    case DataType::kInt32: UpdateLoop<int32_t, kAdd>(current, delta, out); break;
-    case DataType::kInt64: UpdateLoop<int64_t, kAdd>(current, delta, out); break;
-    case DataType::kInt8: UpdateLoop<int8_t, kAdd>(current, delta, out); break;
-    case DataType::kInt16: UpdateLoop<int16_t, kAdd>(current, delta, out); break;
-    case DataType::kUInt8: UpdateLoop<uint8_t, kAdd>(current, delta, out); break;
-    case DataType::kUInt16: UpdateLoop<uint16_t, kAdd>(current, delta, out); break;
-    case DataType::kUInt32: UpdateLoop<uint32_t, kAdd>(current, delta, out); break;
-    case DataType::kUInt64: UpdateLoop<uint64_t, kAdd>(current, delta, out); break;
+    case DataType::kFloat:
+      UpdateLoop<float, kAdd>(current, delta, out);
+      break;
+    case DataType::kDouble:
+      UpdateLoop<double, kAdd>(current, delta, out);
+      break;
+    case DataType::kInt32:
+      UpdateLoop<int32_t, kAdd>(current, delta, out);
+      break;
+    case DataType::kInt64:
+      UpdateLoop<int64_t, kAdd>(current, delta, out);
+      break;
+    case DataType::kInt8:
+      UpdateLoop<int8_t, kAdd>(current, delta, out);
+      break;
+    case DataType::kInt16:
+      UpdateLoop<int16_t, kAdd>(current, delta, out);
+      break;
+    case DataType::kUInt8:
+      UpdateLoop<uint8_t, kAdd>(current, delta, out);
+      break;
+    case DataType::kUInt16:
+      UpdateLoop<uint16_t, kAdd>(current, delta, out);
+      break;
+    case DataType::kUInt32:
+      UpdateLoop<uint32_t, kAdd>(current, delta, out);
+      break;
+    case DataType::kUInt64:
+      UpdateLoop<uint64_t, kAdd>(current, delta, out);
+      break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(kAdd ? "AssignAdd" : "AssignSub",
-                                                     " does not support ",
-                                                     DataTypeName(current.dtype())));
+      return absl::InvalidArgumentError(absl::StrCat(
+          kAdd ? "AssignAdd" : "AssignSub", " does not support ", DataTypeName(current.dtype())));
   }
   return out;
 }
@@ -144,8 +162,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateVariable(const KernelConstructio
   }
   std::string name = GetStringAttrOr(node, "shared_name", "");
   if (name.empty()) name = node.name;
-  return std::make_unique<VariableKernel>(GetStringAttrOr(node, "container", ""),
-                                          std::move(name), dtype, std::move(shape));
+  return std::make_unique<VariableKernel>(GetStringAttrOr(node, "container", ""), std::move(name),
+                                          dtype, std::move(shape));
 }
 
 // ---- TF1 reference ops ----
@@ -164,7 +182,8 @@ class AssignKernel final : public OpKernel {
             absl::StrCat("Assign requires shapes of both tensors to match. lhs shape= ", lhs,
                          " rhs shape= ", value.shape().DebugString()));
       };
-      if (!var->shape().IsCompatibleWith(value.shape())) return mismatch(var->shape().DebugString());
+      if (!var->shape().IsCompatibleWith(value.shape()))
+        return mismatch(var->shape().DebugString());
       if (var->initialized()) {
         ASSIGN_OR_RETURN(Tensor current, var->Read());
         if (current.shape() != value.shape()) return mismatch(current.shape().DebugString());
@@ -189,8 +208,7 @@ absl::Status AssignUpdateRef(KernelContext& ctx) {
   if (ctx.num_inputs() < 2) return absl::InvalidArgumentError("expected a value input");
   const Tensor& delta = ctx.input(1);
   RETURN_IF_ERROR(
-      var->Update([&](const Tensor& current) { return AddOrSub<kAdd>(current, delta); })
-          .status());
+      var->Update([&](const Tensor& current) { return AddOrSub<kAdd>(current, delta); }).status());
   ctx.set_output(0, ctx.input(0));
   return absl::OkStatus();
 }
@@ -219,9 +237,8 @@ class ReadVariableKernel final : public OpKernel {
     ASSIGN_OR_RETURN(Tensor value, var->Read());
     if (value.dtype() != dtype_) {
       return absl::InvalidArgumentError(
-          absl::StrCat("Trying to read variable \"", var->name(),
-                       "\" with wrong dtype. Expected ", TfTypeName(dtype_), " got ",
-                       TfTypeName(value.dtype())));
+          absl::StrCat("Trying to read variable \"", var->name(), "\" with wrong dtype. Expected ",
+                       TfTypeName(dtype_), " got ", TfTypeName(value.dtype())));
     }
     ctx.set_output(0, std::move(value));
     return absl::OkStatus();
@@ -256,9 +273,9 @@ class AssignVariableKernel final : public OpKernel {
     if (validate_shape_ && var->initialized()) {
       ASSIGN_OR_RETURN(Tensor current, var->Read());
       if (current.shape() != value.shape()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "Trying to assign to variable with tensor with wrong shape. Expected ",
-            current.shape().DebugString(), " got ", value.shape().DebugString()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("Trying to assign to variable with tensor with wrong shape. Expected ",
+                         current.shape().DebugString(), " got ", value.shape().DebugString()));
       }
     }
     return var->Assign(value);
@@ -271,8 +288,8 @@ class AssignVariableKernel final : public OpKernel {
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateAssignVariable(const KernelConstruction& c) {
   ASSIGN_OR_RETURN(DataType dtype, GetTypeAttr(c.node(), "dtype"));
-  return std::make_unique<AssignVariableKernel>(
-      dtype, GetBoolAttrOr(c.node(), "validate_shape", false));
+  return std::make_unique<AssignVariableKernel>(dtype,
+                                                GetBoolAttrOr(c.node(), "validate_shape", false));
 }
 
 template <bool kAdd>
@@ -302,7 +319,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateAssignUpdateVariable(const Kerne
 // Like TensorFlow, a handle that does not lead to a variable is simply "not initialized".
 absl::Status VarIsInitialized(KernelContext& ctx) {
   auto var = InputVariable(ctx, 0);
-  ctx.allocate_output(0, DataType::kBool, Shape{}).scalar<bool>() = var.ok() && (*var)->initialized();
+  ctx.allocate_output(0, DataType::kBool, Shape{}).scalar<bool>() =
+      var.ok() && (*var)->initialized();
   return absl::OkStatus();
 }
 
@@ -335,17 +353,14 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateDestroyResource(const KernelCons
 }
 
 // Copy-on-read is a TensorFlow memory optimisation; our variables are copy-on-write already.
-absl::Status DisableCopyOnRead(KernelContext& ctx) {
-  return InputVariable(ctx, 0).status();
-}
+absl::Status DisableCopyOnRead(KernelContext& ctx) { return InputVariable(ctx, 0).status(); }
 
 }  // namespace
 
 void RegisterVariableOps(OpRegistry& registry) {
-  registry.Add("Assign", {.factory = CreateAssign,
-                          .stateful = true,
-                          .ref_output_mask = 1,
-                          .ref_input_mask = 1});
+  registry.Add(
+      "Assign",
+      {.factory = CreateAssign, .stateful = true, .ref_output_mask = 1, .ref_input_mask = 1});
   registry.Add("AssignAdd", {.compute = AssignUpdateRef<true>,
                              .stateful = true,
                              .ref_output_mask = 1,

@@ -1,5 +1,7 @@
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/ops/op_test_util.h"
@@ -28,7 +30,9 @@ class VariableOpsTest : public ::testing::Test {
   Tensor Handle(const std::string& op, const std::string& name, DataType dtype,
                 const PartialShape& shape, const std::string& shared_name = "") {
     OpTest t(op, name);
-    t.TypeAttr("dtype", dtype).ShapeAttr("shape", shape).StringAttr("container", "")
+    t.TypeAttr("dtype", dtype)
+        .ShapeAttr("shape", shape)
+        .StringAttr("container", "")
         .StringAttr("shared_name", shared_name);
     auto out = Run(t);
     EXPECT_TRUE(out.ok()) << out.status();
@@ -37,7 +41,10 @@ class VariableOpsTest : public ::testing::Test {
 
   absl::Status Assign(const Tensor& ref, const Tensor& value, bool validate_shape = true) {
     OpTest t("Assign");
-    t.BoolAttr("validate_shape", validate_shape).BoolAttr("use_locking", true).Input(ref).Input(value);
+    t.BoolAttr("validate_shape", validate_shape)
+        .BoolAttr("use_locking", true)
+        .Input(ref)
+        .Input(value);
     auto out = Run(t);
     if (!out.ok()) return out.status();
     EXPECT_TRUE((*out)[0].SharesBufferWith(ref)) << "Assign forwards its ref";
@@ -132,8 +139,8 @@ TEST_F(VariableOpsTest, AssignAddAndSubAreCopyOnWrite) {
 }
 
 TEST_F(VariableOpsTest, ResourceVariableLifecycle) {
-  const Tensor h = Handle("VarHandleOp", "dense/kernel", DataType::kFloat, PartialShape{2, 1},
-                          "dense/kernel");
+  const Tensor h =
+      Handle("VarHandleOp", "dense/kernel", DataType::kFloat, PartialShape{2, 1}, "dense/kernel");
   OpTest is_init("VarIsInitializedOp");
   is_init.Input(h);
   auto init0 = Run(is_init);
@@ -190,7 +197,9 @@ TEST_F(VariableOpsTest, ResourceVariableDtypeAndShapeChecks) {
   ExpectError(ReadVariable(h, DataType::kInt64).status(), absl::StatusCode::kInvalidArgument,
               "Expected int64 got float");
   OpTest validated("AssignVariableOp");
-  validated.TypeAttr("dtype", DataType::kFloat).BoolAttr("validate_shape", true).Input(h)
+  validated.TypeAttr("dtype", DataType::kFloat)
+      .BoolAttr("validate_shape", true)
+      .Input(h)
       .Input(MakeTensor<float>({3}, {1, 2, 3}));
   ExpectError(Run(validated, 0).status(), absl::StatusCode::kInvalidArgument,
               "Expected [2] got [3]");
@@ -211,6 +220,51 @@ TEST_F(VariableOpsTest, HandlesThatAreNotVariablesAreRejected) {
   auto out = Run(is_init);
   ASSERT_TRUE(out.ok());
   ExpectTensor<bool>((*out)[0], Shape{}, {false});
+}
+
+TEST_F(VariableOpsTest, ConcurrentReadersSeeWholeUpdates) {
+  // One writer adds 1 to every element while readers run the same kernels concurrently; as updates
+  // are copy-on-write, every snapshot a reader gets has all elements equal.
+  const Tensor h = Handle("VarHandleOp", "c", DataType::kInt64, PartialShape{64}, "c");
+  OpTest init("AssignVariableOp");
+  init.TypeAttr("dtype", DataType::kInt64)
+      .Input(h)
+      .Input(MakeTensor<int64_t>({64}, std::vector<int64_t>(64, 0)));
+  ASSERT_TRUE(Run(init, 0).ok());
+  OpTest add("AssignAddVariableOp");
+  add.TypeAttr("dtype", DataType::kInt64)
+      .Input(h)
+      .Input(MakeTensor<int64_t>({64}, std::vector<int64_t>(64, 1)));
+  OpTest read("ReadVariableOp");
+  read.TypeAttr("dtype", DataType::kInt64).Input(h);
+  add.ShareResources(resources_);
+  read.ShareResources(resources_);
+  ASSERT_TRUE(add.Build().ok());
+  ASSERT_TRUE(read.Build().ok());
+  constexpr int kUpdates = 2000;
+  std::atomic<int> torn{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      while (!done.load()) {
+        auto out = read.Run();
+        if (!out.ok()) {
+          ++torn;
+          continue;
+        }
+        auto v = (*out)[0].flat<int64_t>();
+        for (int64_t x : v) torn += x != v[0];
+      }
+    });
+  }
+  for (int i = 0; i < kUpdates; ++i) ASSERT_TRUE(add.Run(0).ok());
+  done = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(torn.load(), 0);
+  auto final_value = ReadVariable(h, DataType::kInt64);
+  ASSERT_TRUE(final_value.ok());
+  ExpectTensor<int64_t>(*final_value, Shape{64}, std::vector<int64_t>(64, kUpdates));
 }
 
 TEST(VariableOpsRegistrationTest, FlagsTheCompilerReliesOn) {

@@ -71,9 +71,9 @@ class UnaryMethod<Request, Response>::Call final : public AsyncCall {
       return;
     }
     finishing_ = true;
-    // Keep a request posted for the next call before this one runs. Once shutdown has begun, no
-    // new requests are posted; the completion queues are shut down only after the server has
-    // stopped, which waits for this call to finish.
+    // Keep a request posted for the next call before this one runs, also while the server drains
+    // (calls it already received are then served, not cancelled). This runs before Finish, so
+    // before Server::Shutdown() returns and the completion queues are shut down.
     if (!method_->shutting_down_->load(std::memory_order_acquire)) method_->Post(cq_);
     if (method_->executor_) {
       method_->executor_([this] { Run(); });

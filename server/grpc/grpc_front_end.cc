@@ -143,9 +143,12 @@ class GrpcFrontEnd final : public FrontEnd {
   }
 
   void Shutdown(absl::Time deadline) override {
-    if (server_ == nullptr || shutting_down_.exchange(true)) return;
-    // Stop accepting; calls in flight finish (until the deadline, then they are cancelled).
+    if (server_ == nullptr || stopped_.exchange(true)) return;
+    // Stop accepting new connections and streams; calls already received keep being matched
+    // (requests stay posted) and finish, until the deadline, when the rest are cancelled.
     server_->Shutdown(absl::ToChronoTime(deadline));
+    // No call is in flight any more, so nothing posts requests after this point.
+    shutting_down_.store(true, std::memory_order_release);
     // Slow calls finish on the executor, which must be done before the queues go away.
     executor_.request_stop();
     exec_cv_.notify_all();
@@ -261,6 +264,7 @@ class GrpcFrontEnd final : public FrontEnd {
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::jthread> pollers_;
   std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> stopped_{false};
   int port_ = 0;
 
   std::mutex exec_mu_;

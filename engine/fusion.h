@@ -1,0 +1,62 @@
+// Load-time operator fusion for inference, and the contract of the fused nodes it creates.
+//
+// FuseForInference rewrites chains that Keras and TensorFlow emit into TensorFlow's own fused ops,
+// whose kernels (ops/matmul_ops.cc, ops/nn_ops.cc) apply the bias, batch norm and activation to
+// each output tile while it is still in registers or cache:
+//
+//   MatMul -> BiasAdd [-> act]                        => _FusedMatMul
+//   Conv2D -> BiasAdd [-> act]                        => _FusedConv2D
+//   Conv2D -> FusedBatchNorm{,V2,V3} [-> act]         => _FusedConv2D (fused_ops FusedBatchNorm)
+//   DepthwiseConv2dNative -> BiasAdd|FusedBatchNorm.. => _FusedDepthwiseConv2dNative
+//
+// act is one of Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh. Graphs that grappler already fused
+// (TF's own _Fused* nodes) run on the same kernels. The fused node takes the name of the last
+// node of the chain, so consumers and signatures keep referring to it; the absorbed nodes stay in
+// the graph unreferenced and the compiler prunes them.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "engine/graph.h"
+#include "engine/simd/simd.h"
+
+namespace savant::engine {
+
+// What a _FusedMatMul / _FusedConv2D / _FusedDepthwiseConv2dNative node computes after its
+// product, parsed from attrs fused_ops, num_args, epsilon and leakyrelu_alpha.
+struct FusedOps {
+  // The first fused op: none, BiasAdd (args: bias) or FusedBatchNorm (args: scale, offset, mean,
+  // variance; y = (x - mean) * rsqrt(variance + epsilon) * scale + offset).
+  enum class Kind { kNone, kBiasAdd, kBatchNorm };
+  Kind kind = Kind::kNone;
+  // A residual "Add" after BiasAdd: its operand is the arg after the bias.
+  bool add = false;
+  simd::Activation activation = simd::Activation::kNone;
+  float epsilon = 1e-4f;
+  float leakyrelu_alpha = 0.2f;
+  // Number of args inputs the node must have (after its two operands).
+  int num_args() const { return (kind == Kind::kBatchNorm ? 4 : kind == Kind::kBiasAdd ? 1 : 0) + add; }
+};
+
+// Parses the fused attrs of `node`. UNIMPLEMENTED naming the list for a combination we do not
+// support (supported: [], [BiasAdd], [BiasAdd, act], [BiasAdd, Add], [BiasAdd, Add, act],
+// [FusedBatchNorm], [FusedBatchNorm, act]); INVALID_ARGUMENT when num_args disagrees.
+absl::StatusOr<FusedOps> ParseFusedOps(const Node& node);
+
+// The activation that TensorFlow's fused_ops string (or the op name of an activation node)
+// denotes: Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh, GeluApproximate, GeluExact.
+std::optional<simd::Activation> ActivationFromName(absl::string_view name);
+
+// Returns `graph` with the chains above fused. Nodes named in `keep` (signature feeds and fetches;
+// "name" or "name:port" tensor names, including names of inlined function calls) are never
+// absorbed, and neither is any intermediate node with more than one consumer, a control-edge
+// consumer, or a non-float type. Returns the input graph itself when nothing matched.
+absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
+    std::shared_ptr<const Graph> graph, const absl::flat_hash_set<std::string>& keep);
+
+}  // namespace savant::engine

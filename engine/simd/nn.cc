@@ -1,0 +1,200 @@
+// Vector kernels over the channel dimension of NHWC tensors: activations, per-channel affine maps
+// (BiasAdd, inference batch norm), depthwise convolution rows and pooling rows. Channels are the
+// innermost dimension, so every tap of a window is a contiguous load; the last partial vector of
+// channels uses masked loads and stores. Compiled once per Highway target (see gemm.cc).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "engine/simd/nn.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// Must follow foreach_target.h.
+#include <algorithm>
+#include <limits>
+
+#include "engine/simd/activation-inl.h"
+#include "engine/simd/dispatch.h"
+#include "engine/simd/simd.h"
+#include "hwy/highway.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace savant::engine::simd {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+void ApplyActivationImpl(float* x, int64_t n, Activation act, float alpha) {
+  WithActivation(act, [&]<Activation kAct>() {
+    if constexpr (kAct != Activation::kNone) {
+      const DF d;
+      const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+      const VF va = hn::Set(d, alpha);
+      int64_t i = 0;
+      for (; i + lanes <= n; i += lanes) {
+        hn::StoreU(Activate<kAct>(d, hn::LoadU(d, x + i), va), d, x + i);
+      }
+      if (i < n) {
+        const size_t tail = static_cast<size_t>(n - i);
+        StoreTail(d, Activate<kAct>(d, LoadTail(d, x + i, tail), va), x + i, tail);
+      }
+    }
+  });
+}
+
+void ChannelAffineImpl(const float* x, int64_t rows, int64_t channels, const float* scale,
+                       const float* shift, float* out, Activation act, float alpha) {
+  WithActivation(act, [&]<Activation kAct>() {
+    const DF d;
+    const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+    const VF va = hn::Set(d, alpha);
+    const VF one = hn::Set(d, 1.0f);
+    const VF zero = hn::Zero(d);
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * channels;
+      float* orow = out + r * channels;
+      int64_t c = 0;
+      for (; c + lanes <= channels; c += lanes) {
+        const VF s = scale != nullptr ? hn::LoadU(d, scale + c) : one;
+        const VF t = shift != nullptr ? hn::LoadU(d, shift + c) : zero;
+        hn::StoreU(Activate<kAct>(d, hn::MulAdd(hn::LoadU(d, xr + c), s, t), va), d, orow + c);
+      }
+      if (c < channels) {
+        const size_t tail = static_cast<size_t>(channels - c);
+        const VF s = scale != nullptr ? LoadTail(d, scale + c, tail) : one;
+        const VF t = shift != nullptr ? LoadTail(d, shift + c, tail) : zero;
+        const VF v = hn::MulAdd(LoadTail(d, xr + c, tail), s, t);
+        StoreTail(d, Activate<kAct>(d, v, va), orow + c, tail);
+      }
+    }
+  });
+}
+
+// The taps [kx_begin, kx_end) of a window starting at input column ix0 that lie inside the row.
+HWY_INLINE void ValidTaps(int64_t ix0, int kw, int dilation, int64_t in_w, int* kx_begin,
+                          int* kx_end) {
+  int b = 0;
+  while (b < kw && ix0 + static_cast<int64_t>(b) * dilation < 0) ++b;
+  int e = kw;
+  while (e > b && ix0 + static_cast<int64_t>(e - 1) * dilation >= in_w) --e;
+  *kx_begin = b;
+  *kx_end = e;
+}
+
+void DepthwiseConvRowImpl(const DepthwiseRowParams& p) {
+  WithActivation(p.activation, [&]<Activation kAct>() {
+    const DF d;
+    const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+    const VF va = hn::Set(d, p.alpha);
+    const int64_t ch = p.channels;
+    for (int64_t ox = 0; ox < p.out_w; ++ox) {
+      const int64_t ix0 = ox * p.stride_w - p.pad_left;
+      int kx_begin, kx_end;
+      ValidTaps(ix0, p.kw, p.dilation_w, p.in_w, &kx_begin, &kx_end);
+      float* out = p.out + ox * ch;
+      for (int64_t c = 0; c < ch; c += lanes) {
+        const bool full = c + lanes <= ch;
+        const size_t tail = static_cast<size_t>(std::min(lanes, ch - c));
+        auto load = [&](const float* ptr) {
+          return full ? hn::LoadU(d, ptr) : LoadTail(d, ptr, tail);
+        };
+        VF acc = p.bias != nullptr ? load(p.bias + c) : hn::Zero(d);
+        for (int ky = 0; ky < p.kh; ++ky) {
+          const float* row = p.in_rows[ky];
+          if (row == nullptr) continue;
+          const float* w = p.filter + static_cast<int64_t>(ky) * p.kw * ch + c;
+          for (int kx = kx_begin; kx < kx_end; ++kx) {
+            const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
+            acc = hn::MulAdd(load(row + ix * ch + c), load(w + kx * ch), acc);
+          }
+        }
+        acc = Activate<kAct>(d, acc, va);
+        if (full) {
+          hn::StoreU(acc, d, out + c);
+        } else {
+          StoreTail(d, acc, out + c, tail);
+        }
+      }
+    }
+  });
+}
+
+template <bool kMax>
+void PoolRow(const PoolRowParams& p) {
+  const DF d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t ch = p.channels;
+  int valid_rows = 0;
+  for (int ky = 0; ky < p.kh; ++ky) valid_rows += p.in_rows[ky] != nullptr;
+  for (int64_t ox = 0; ox < p.out_w; ++ox) {
+    const int64_t ix0 = ox * p.stride_w - p.pad_left;
+    int kx_begin, kx_end;
+    ValidTaps(ix0, p.kw, 1, p.in_w, &kx_begin, &kx_end);
+    const int count = valid_rows * (kx_end - kx_begin);
+    const VF inv = hn::Set(d, count > 0 ? 1.0f / static_cast<float>(count) : 0.0f);
+    float* out = p.out + ox * ch;
+    for (int64_t c = 0; c < ch; c += lanes) {
+      const bool full = c + lanes <= ch;
+      const size_t tail = static_cast<size_t>(std::min(lanes, ch - c));
+      VF acc = kMax ? hn::Set(d, -std::numeric_limits<float>::infinity()) : hn::Zero(d);
+      for (int ky = 0; ky < p.kh; ++ky) {
+        const float* row = p.in_rows[ky];
+        if (row == nullptr) continue;
+        for (int kx = kx_begin; kx < kx_end; ++kx) {
+          const float* ptr = row + (ix0 + kx) * ch + c;
+          const VF v = full ? hn::LoadU(d, ptr) : LoadTail(d, ptr, tail);
+          acc = kMax ? hn::Max(acc, v) : hn::Add(acc, v);
+        }
+      }
+      if (!kMax) acc = hn::Mul(acc, inv);
+      if (full) {
+        hn::StoreU(acc, d, out + c);
+      } else {
+        StoreTail(d, acc, out + c, tail);
+      }
+    }
+  }
+}
+
+void MaxPoolRowImpl(const PoolRowParams& p) { PoolRow<true>(p); }
+void AvgPoolRowImpl(const PoolRowParams& p) { PoolRow<false>(p); }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace savant::engine::simd
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace savant::engine::simd {
+
+HWY_EXPORT(ApplyActivationImpl);
+HWY_EXPORT(ChannelAffineImpl);
+HWY_EXPORT(DepthwiseConvRowImpl);
+HWY_EXPORT(MaxPoolRowImpl);
+HWY_EXPORT(AvgPoolRowImpl);
+
+void ApplyActivation(float* x, int64_t n, Activation act, float alpha) {
+  EnsureIsaChosen();
+  HWY_DYNAMIC_DISPATCH(ApplyActivationImpl)(x, n, act, alpha);
+}
+
+void ChannelAffine(const float* x, int64_t rows, int64_t channels, const float* scale,
+                   const float* shift, float* out, Activation act, float alpha) {
+  EnsureIsaChosen();
+  HWY_DYNAMIC_DISPATCH(ChannelAffineImpl)(x, rows, channels, scale, shift, out, act, alpha);
+}
+
+void DepthwiseConvRow(const DepthwiseRowParams& p) {
+  EnsureIsaChosen();
+  HWY_DYNAMIC_DISPATCH(DepthwiseConvRowImpl)(p);
+}
+
+void MaxPoolRow(const PoolRowParams& p) {
+  EnsureIsaChosen();
+  HWY_DYNAMIC_DISPATCH(MaxPoolRowImpl)(p);
+}
+
+void AvgPoolRow(const PoolRowParams& p) {
+  EnsureIsaChosen();
+  HWY_DYNAMIC_DISPATCH(AvgPoolRowImpl)(p);
+}
+
+}  // namespace savant::engine::simd
+#endif  // HWY_ONCE
