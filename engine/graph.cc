@@ -304,8 +304,29 @@ class GraphImporter {
         absl::StrCat("node \"", nd.name(), "\" (", nd.op(), ") has no output \"", out_arg, "\""));
   }
 
+  // Guards against hostile graphs: input chains are resolved recursively, and inlining can
+  // multiply nodes (a function calling another twice, 20 levels deep, is a million nodes).
+  static constexpr int kMaxResolveDepth = 1000;
+  static constexpr int kMaxNodes = 2'000'000;
+
   absl::Status Materialize(Scope& scope, int def) {
     if (scope.state[def] == 2) return absl::OkStatus();
+    if (graph_.num_nodes() > kMaxNodes) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("graph grows past ", kMaxNodes, " nodes while inlining function calls"));
+    }
+    if (++depth_ > kMaxResolveDepth) {
+      --depth_;
+      return absl::UnimplementedError(absl::StrCat(
+          "input chains deeper than ", kMaxResolveDepth,
+          " nodes out of topological order are not supported"));
+    }
+    absl::Status st = MaterializeImpl(scope, def);
+    --depth_;
+    return st;
+  }
+
+  absl::Status MaterializeImpl(Scope& scope, int def) {
     const auto& nd = (*scope.defs)[def];
     std::string full_name = scope.prefix + nd.name();
     if (scope.state[def] == 1) {
@@ -420,6 +441,7 @@ class GraphImporter {
 
   Graph& graph_;
   const FunctionLibrary& lib_;
+  int depth_ = 0;
 };
 
 absl::StatusOr<std::shared_ptr<const Graph>> Graph::Import(

@@ -220,7 +220,8 @@ absl::Status Model::ValidateInputs(const Signature& signature, const NamedTensor
       return absl::InvalidArgumentError(absl::StrCat("input \"", b.alias, "\" is given ", count, " times"));
     }
   }
-  for (const auto& [alias, t] : inputs) {
+  for (const auto& input : inputs) {
+    const std::string& alias = input.first;
     bool known = std::any_of(signature.inputs.begin(), signature.inputs.end(),
                              [&](const TensorBinding& b) { return b.alias == alias; });
     if (!known) extra.push_back(alias);
