@@ -1,7 +1,9 @@
 #include "engine/function.h"
 
 #include <algorithm>
+#include <condition_variable>
 #include <deque>
+#include <mutex>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
@@ -28,6 +30,23 @@ bool AssignsVariable(absl::string_view op) {
       "ResourceScatterAdd", "ResourceScatterSub", "DestroyResourceOp", "ResourceApplyGradientDescent",
       "ResourceApplyAdam"};
   return kOps.contains(op);
+}
+
+// Ops heavy enough that running two of them side by side pays for handing one to another thread.
+// Kernels can also say so at registration (OpRegistration::expensive).
+bool IsExpensiveOp(absl::string_view op) {
+  static const absl::flat_hash_set<absl::string_view> kOps = {
+      "MatMul", "_FusedMatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "Einsum",
+      "Conv2D", "_FusedConv2D", "Conv3D", "DepthwiseConv2dNative", "_FusedDepthwiseConv2dNative",
+      "Conv2DBackpropInput", "ParseExample", "ParseExampleV2", "ParseSingleExample"};
+  return kOps.contains(op);
+}
+
+using StepSet = absl::InlinedVector<int, 2>;
+
+void SortUnique(StepSet& set) {
+  std::sort(set.begin(), set.end());
+  set.erase(std::unique(set.begin(), set.end()), set.end());
 }
 
 // The resource name a VariableV2/VarHandleOp node creates (shared_name, else the node name).
@@ -112,8 +131,16 @@ struct Function::Plan {
     int first_output = 0;  // index into per-run values
     int num_outputs = 0;
     bool stateful = false;
+    bool expensive = false;
+    // Steps that must finish first: producers of the inputs and control dependencies, including
+    // those reached through folded, forwarded or NoOp nodes. Indices into `steps`.
+    StepSet preds;
   };
   std::vector<Step> steps;
+  // The ready queue's graph: for each step, the steps waiting for it and how many it waits for.
+  bool parallel = false;
+  std::vector<std::vector<int>> successors;
+  std::vector<int> num_preds;
   std::deque<Tensor> constants;  // deque: kernels may keep pointers to constant inputs
   std::vector<Source> fetches;
   int num_values = 0;
@@ -151,6 +178,8 @@ absl::StatusOr<absl::flat_hash_set<std::string>> AssignedVariables(const Graph& 
 Function::~Function() = default;
 
 int Function::num_steps() const { return static_cast<int>(plan_->steps.size()); }
+
+bool Function::runs_steps_in_parallel() const { return plan_->parallel; }
 
 std::vector<std::string> Function::step_ops() const {
   std::vector<std::string> ops;
@@ -217,6 +246,19 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
 
   // Output sources per (node, port); filled as nodes are compiled or folded.
   absl::flat_hash_map<Endpoint, Source> produced;
+  // Per graph node, the steps whose completion means the node is done: its own step, or for a
+  // node that runs no step (folded, forwarded, NoOp) whatever it waited for, so consumers keep
+  // the order its control edges imposed.
+  std::vector<StepSet> done(n);
+  auto deps_of = [&](const Node& node) {
+    StepSet deps;
+    for (const auto& in : node.inputs) {
+      if (!r.feed_index.contains(in)) deps.insert(deps.end(), done[in.node].begin(), done[in.node].end());
+    }
+    for (int c : node.control_inputs) deps.insert(deps.end(), done[c].begin(), done[c].end());
+    SortUnique(deps);
+    return deps;
+  };
   auto add_constant = [&](Tensor t) {
     plan.constants.push_back(std::move(t));
     return Source{Source::kConstant, static_cast<int>(plan.constants.size()) - 1};
@@ -238,7 +280,7 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
     return reg != nullptr && ep.port < 32 && (reg->ref_output_mask >> ep.port) & 1u;
   };
   // Adds a _ReadRef step reading the variable behind `src` (a ref), returns its output source.
-  auto add_deref = [&](Source src, const std::string& name) -> absl::StatusOr<Source> {
+  auto add_deref = [&](Source src, const std::string& name, const StepSet& preds) -> absl::StatusOr<Source> {
     Node& rd = plan.synthetic.emplace_back();
     rd.name = name + "/_read";
     rd.op = "_ReadRef";
@@ -253,6 +295,7 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
     step.first_output = plan.num_values++;
     step.num_outputs = 1;
     step.stateful = true;
+    step.preds = preds;
     // A variable nothing assigns can be read once, now: its value is a constant of the plan.
     if (IsFrozenVariable(s, const_inputs)) {
       auto var = std::dynamic_pointer_cast<Variable>(constant->scalar<ResourceHandle>());
@@ -294,6 +337,9 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
     step.node = &node;
     step.num_outputs = num_outputs;
     step.stateful = reg->stateful;
+    step.expensive = reg->expensive || IsExpensiveOp(node.op);
+    done[idx] = deps_of(node);  // replaced by the step itself if one is added
+    step.preds = done[idx];
     absl::InlinedVector<const Tensor*, 4> const_inputs;
     absl::InlinedVector<DataType, 4> dtypes;
     bool all_constant = true;
@@ -302,7 +348,7 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
       ASSIGN_OR_RETURN(Source src, source_of(in));
       bool wants_ref = i < 32 && (reg->ref_input_mask >> i) & 1u;
       if (!r.feed_index.contains(in) && is_ref_output(in) && !wants_ref) {
-        ASSIGN_OR_RETURN(src, add_deref(src, absl::StrCat(node.name, "/input", i)));
+        ASSIGN_OR_RETURN(src, add_deref(src, absl::StrCat(node.name, "/input", i), done[in.node]));
       }
       step.inputs.push_back(src);
       all_constant = all_constant && src.kind == Source::kConstant;
@@ -344,6 +390,7 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
     step.first_output = plan.num_values;
     plan.num_values += num_outputs;
     for (int p = 0; p < num_outputs; ++p) produced[{idx, p}] = Source{Source::kValue, step.first_output + p};
+    done[idx] = {static_cast<int>(plan.steps.size())};
     plan.steps.push_back(std::move(step));
   }
 
@@ -351,7 +398,8 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
     const Endpoint& ep = r.fetches[i];
     ASSIGN_OR_RETURN(Source src, source_of(ep));
     if (!r.feed_index.contains(ep) && is_ref_output(ep)) {
-      ASSIGN_OR_RETURN(src, add_deref(src, absl::StrCat(graph->node(ep.node).name, "/fetch", i)));
+      ASSIGN_OR_RETURN(src, add_deref(src, absl::StrCat(graph->node(ep.node).name, "/fetch", i),
+                                      done[ep.node]));
     }
     plan.fetches.push_back(src);
   }
@@ -372,12 +420,175 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
       if (in.kind == Source::kValue) used[in.index] = true;
     }
   }
+  // Data edges: each value's producer. Then replace removed predecessors by their own (already
+  // rewritten) predecessors, and renumber to the kept steps.
+  std::vector<int> owner(plan.num_values, -1);
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const auto& st = plan.steps[i];
+    for (int p = 0; p < st.num_outputs; ++p) owner[st.first_output + p] = static_cast<int>(i);
+  }
+  std::vector<int> new_index(plan.steps.size(), -1);
+  for (size_t i = 0, kept_count = 0; i < plan.steps.size(); ++i) {
+    if (keep[i]) new_index[i] = static_cast<int>(kept_count++);
+  }
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    auto& st = plan.steps[i];
+    for (const Source& in : st.inputs) {
+      if (in.kind == Source::kValue && owner[in.index] >= 0) st.preds.push_back(owner[in.index]);
+    }
+    StepSet live;
+    for (int p : st.preds) {
+      if (keep[p]) {
+        live.push_back(p);
+      } else {
+        live.insert(live.end(), plan.steps[p].preds.begin(), plan.steps[p].preds.end());
+      }
+    }
+    SortUnique(live);
+    st.preds = std::move(live);  // only kept steps, by their old index
+  }
   std::vector<Plan::Step> kept;
   for (size_t i = 0; i < plan.steps.size(); ++i) {
-    if (keep[i]) kept.push_back(std::move(plan.steps[i]));
+    if (!keep[i]) continue;
+    for (int& p : plan.steps[i].preds) p = new_index[p];
+    kept.push_back(std::move(plan.steps[i]));
   }
   plan.steps = std::move(kept);
+
+  // Run in parallel only when two expensive steps are independent. In the partial order "must
+  // finish before", the expensive steps are all comparable exactly when they form one chain, so
+  // they are not when the longest chain holds fewer of them than there are.
+  const int num_steps = static_cast<int>(plan.steps.size());
+  plan.successors.assign(num_steps, {});
+  plan.num_preds.assign(num_steps, 0);
+  std::vector<int> chain(num_steps, 0);
+  int expensive_steps = 0;
+  int longest_chain = 0;
+  for (int i = 0; i < num_steps; ++i) {
+    const auto& st = plan.steps[i];
+    plan.num_preds[i] = static_cast<int>(st.preds.size());
+    for (int p : st.preds) {
+      plan.successors[p].push_back(i);
+      chain[i] = std::max(chain[i], chain[p]);
+    }
+    chain[i] += st.expensive ? 1 : 0;
+    expensive_steps += st.expensive ? 1 : 0;
+    longest_chain = std::max(longest_chain, chain[i]);
+  }
+  switch (s.inter_op) {
+    case FunctionSpec::InterOp::kAlways:
+      plan.parallel = true;
+      break;
+    case FunctionSpec::InterOp::kNever:
+      plan.parallel = false;
+      break;
+    case FunctionSpec::InterOp::kAuto:
+      plan.parallel = pool.parallelism() > 1 && longest_chain < expensive_steps;
+      break;
+  }
   return fn;
+}
+
+absl::Status Function::RunStep(int index, std::span<const Tensor> feeds, Tensor* values,
+                               const RunOptions& options) const {
+  const Plan& plan = *plan_;
+  const Plan::Step& step = plan.steps[index];
+  absl::InlinedVector<const Tensor*, 8> inputs;
+  for (const Source& src : step.inputs) {
+    switch (src.kind) {
+      case Source::kConstant: inputs.push_back(&plan.constants[src.index]); break;
+      case Source::kFeed: inputs.push_back(&feeds[src.index]); break;
+      case Source::kValue: inputs.push_back(&values[src.index]); break;
+    }
+  }
+  KernelContext ctx(*step.node, inputs, std::span<Tensor>(values + step.first_output, step.num_outputs),
+                    *pool_, *resources_, options);
+  absl::Status st = step.kernel->Compute(ctx);
+  if (!st.ok()) {
+    return absl::Status(st.code(), absl::StrCat(spec_.label.empty() ? "" : spec_.label + ": ", "node \"",
+                                                step.node->name, "\" (", step.node->op, "): ",
+                                                st.message()));
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// One parallel Run's scheduling state, shared by the caller and the helpers it schedules on the
+// pool. A helper may start after the Run has returned (the caller did all the work); it then finds
+// nothing ready and leaves, touching only this object, which it keeps alive.
+struct ReadyQueue {
+  std::mutex mu;
+  std::condition_variable cv;             // the caller waits here for ready steps or the end
+  std::vector<int> ready;                 // guarded by mu
+  std::vector<int> waiting_for;           // guarded by mu; per step, unfinished predecessors
+  int unfinished = 0;                     // guarded by mu
+  int running = 0;                        // guarded by mu
+  int helpers = 0;                        // guarded by mu; scheduled and not yet gone
+  absl::Status error;                     // guarded by mu; the first failure
+  std::function<absl::Status(int)> run;   // valid while unfinished > 0 and no error
+  const std::vector<std::vector<int>>* successors = nullptr;
+};
+
+// Takes and runs ready steps until none is left (helper) or the run is over (caller). Schedules
+// more helpers while more steps are ready than threads take them, up to the pool's workers.
+void WorkOn(const std::shared_ptr<ReadyQueue>& q, ThreadPool& pool, bool caller) {
+  std::unique_lock<std::mutex> lock(q->mu);
+  for (;;) {
+    if (!q->ready.empty() && q->error.ok()) {
+      const int step = q->ready.back();
+      q->ready.pop_back();
+      ++q->running;
+      int new_helpers = 0;
+      const int max_helpers = pool.parallelism() - 1;
+      while (q->helpers < max_helpers && q->helpers < static_cast<int>(q->ready.size())) {
+        ++q->helpers;
+        ++new_helpers;
+      }
+      lock.unlock();
+      for (int i = 0; i < new_helpers; ++i) pool.Schedule([q, &pool] { WorkOn(q, pool, false); });
+      absl::Status status = q->run(step);
+      lock.lock();
+      --q->running;
+      if (!status.ok()) {
+        if (q->error.ok()) q->error = std::move(status);
+        q->ready.clear();
+      } else {
+        --q->unfinished;
+        for (int next : (*q->successors)[step]) {
+          if (--q->waiting_for[next] == 0) q->ready.push_back(next);
+        }
+      }
+      q->cv.notify_all();
+      continue;
+    }
+    if (!caller) {
+      --q->helpers;
+      return;
+    }
+    if (q->unfinished == 0 || (!q->error.ok() && q->running == 0)) return;
+    q->cv.wait(lock);
+  }
+}
+
+}  // namespace
+
+absl::Status Function::RunInParallel(std::span<const Tensor> feeds, Tensor* values,
+                                     const RunOptions& options) const {
+  const Plan& plan = *plan_;
+  auto q = std::make_shared<ReadyQueue>();
+  q->waiting_for = plan.num_preds;
+  q->unfinished = static_cast<int>(plan.steps.size());
+  q->successors = &plan.successors;
+  q->run = [this, feeds, values, &options](int step) { return RunStep(step, feeds, values, options); };
+  // Roots in reverse so that the LIFO queue starts with the first step of the plan.
+  for (int i = static_cast<int>(plan.steps.size()) - 1; i >= 0; --i) {
+    if (plan.num_preds[i] == 0) q->ready.push_back(i);
+  }
+  WorkOn(q, *pool_, /*caller=*/true);
+  std::lock_guard<std::mutex> lock(q->mu);
+  q->run = nullptr;
+  return q->error;
 }
 
 absl::Status Function::Run(std::span<const Tensor> feeds, std::vector<Tensor>* fetches,
@@ -388,31 +599,18 @@ absl::Status Function::Run(std::span<const Tensor> feeds, std::vector<Tensor>* f
                                                    feeds.size()));
   }
   absl::InlinedVector<Tensor, 16> values(plan.num_values);
-  auto resolve = [&](const Source& src) -> const Tensor* {
-    switch (src.kind) {
-      case Source::kConstant: return &plan.constants[src.index];
-      case Source::kFeed: return &feeds[src.index];
-      case Source::kValue: return &values[src.index];
-    }
-    return nullptr;
-  };
-  absl::InlinedVector<const Tensor*, 8> inputs;
-  for (const auto& step : plan.steps) {
-    inputs.clear();
-    for (const Source& src : step.inputs) inputs.push_back(resolve(src));
-    KernelContext ctx(*step.node, inputs,
-                      std::span<Tensor>(values.data() + step.first_output, step.num_outputs), *pool_,
-                      *resources_, options);
-    absl::Status st = step.kernel->Compute(ctx);
-    if (!st.ok()) {
-      return absl::Status(st.code(), absl::StrCat(spec_.label.empty() ? "" : spec_.label + ": ", "node \"",
-                                                  step.node->name, "\" (", step.node->op, "): ",
-                                                  st.message()));
-    }
+  if (plan.parallel) {
+    RETURN_IF_ERROR(RunInParallel(feeds, values.data(), options));
+  } else {
+    const int num_steps = static_cast<int>(plan.steps.size());
+    for (int i = 0; i < num_steps; ++i) RETURN_IF_ERROR(RunStep(i, feeds, values.data(), options));
   }
   fetches->resize(plan.fetches.size());
   for (size_t i = 0; i < plan.fetches.size(); ++i) {
-    const Tensor* t = resolve(plan.fetches[i]);
+    const Source& src = plan.fetches[i];
+    const Tensor* t = src.kind == Source::kConstant ? &plan.constants[src.index]
+                      : src.kind == Source::kFeed   ? &feeds[src.index]
+                                                    : &values[src.index];
     if (!t->valid()) {
       return absl::InternalError(absl::StrCat("fetch \"", spec_.fetches[i], "\" was not computed"));
     }

@@ -5,6 +5,12 @@
 // drops Identity/NoOp nodes that only forward values. Run() is const and safe to call from many
 // threads at once; all per-run state lives in the call.
 //
+// Steps run in plan order on the calling thread, unless the plan has independent expensive
+// branches (two expensive steps, such as MatMul or Conv2D, neither of which waits for the other):
+// then a ready queue runs every step whose inputs and control dependencies are done, the caller
+// and helpers on the pool side by side (inter-op parallelism). The caller always works too, so a
+// Run never waits for a pool that is busy elsewhere.
+//
 //   ASSIGN_OR_RETURN(auto fn, Function::Compile(graph, resources, {.feeds = {"x:0"},
 //                                                                  .fetches = {"y:0"}}));
 //   std::vector<Tensor> out;
@@ -36,6 +42,10 @@ struct FunctionSpec {
   absl::flat_hash_set<std::string> assigned_variables;
   // Prefix for error messages ("signature \"serving_default\"").
   std::string label;
+  // Inter-op parallelism: kAuto decides by the plan's shape (see the class comment); kAlways and
+  // kNever force the ready queue or plan order (tests, benchmarks).
+  enum class InterOp { kAuto, kAlways, kNever };
+  InterOp inter_op = InterOp::kAuto;
 };
 
 // Names of the variables that the nodes needed by (fetches, targets) may assign: TF1 Assign* on a
@@ -61,11 +71,20 @@ class Function {
   int num_steps() const;
   // Op types of the steps, for inspection ("MatMul", "AddV2", ...).
   std::vector<std::string> step_ops() const;
+  // True when Run uses the ready queue rather than plan order.
+  bool runs_steps_in_parallel() const;
 
   struct Plan;
 
  private:
   Function() = default;
+  // Runs one step: resolves its inputs, computes it into `values`, and on error names the node.
+  absl::Status RunStep(int step, std::span<const Tensor> feeds, Tensor* values,
+                       const RunOptions& options) const;
+  // The ready-queue executor; leaves the fetched values in `values`.
+  absl::Status RunInParallel(std::span<const Tensor> feeds, Tensor* values,
+                             const RunOptions& options) const;
+
   FunctionSpec spec_;
   std::shared_ptr<const Graph> graph_;
   std::shared_ptr<ResourceManager> resources_;

@@ -2,6 +2,9 @@
 // are hand-computed from TensorFlow's op semantics.
 #include "engine/function.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -57,19 +60,156 @@ std::vector<float> Values(const Tensor& t) {
   return {f.begin(), f.end()};
 }
 
+using InterOp = FunctionSpec::InterOp;
+
+// Both executors: plan order and the ready queue (forced even where kAuto would not choose it).
+constexpr InterOp kBothExecutors[] = {InterOp::kNever, InterOp::kAlways};
+
 TEST(FunctionTest, DiamondGraphComputesBothBranches) {
   // c = (x * 2) + (x + 1) = 3x + 1; for x = [1, 2, 5]: [4, 7, 16].
   auto graph = Import(std::string(kPlaceholderX) + FloatConst("two", "2") + FloatConst("one", "1") +
                       Binary("a", "Mul", "x", "two") + Binary("b", "AddV2", "x", "one") +
                       Binary("c", "AddV2", "a", "b"));
-  auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
-                              {.feeds = {"x:0"}, .fetches = {"c:0", "a"}});
+  for (InterOp inter_op : kBothExecutors) {
+    auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
+                                {.feeds = {"x:0"}, .fetches = {"c:0", "a"}, .inter_op = inter_op});
+    ASSERT_TRUE(fn.ok()) << fn.status();
+    EXPECT_EQ((*fn)->runs_steps_in_parallel(), inter_op == InterOp::kAlways);
+    std::vector<Tensor> out;
+    std::vector<Tensor> feeds = {Vec({1, 2, 5})};
+    ASSERT_TRUE((*fn)->Run(feeds, &out).ok());
+    EXPECT_EQ(Values(out[0]), std::vector<float>({4, 7, 16}));
+    EXPECT_EQ(Values(out[1]), std::vector<float>({2, 4, 10}));
+  }
+}
+
+// A test-only op that forwards its input once `rendezvous_parties` steps have entered it: a
+// barrier. Two branches can only pass it if they run at the same time; run one after the other,
+// the first waits until `rendezvous_timeout` and fails with DEADLINE_EXCEEDED (no hang).
+std::mutex rendezvous_mu;
+std::condition_variable rendezvous_cv;
+int rendezvous_arrived = 0;
+int rendezvous_parties = 2;
+std::chrono::milliseconds rendezvous_timeout{10000};
+
+absl::Status ComputeRendezvous(KernelContext& ctx) {
+  std::unique_lock<std::mutex> lock(rendezvous_mu);
+  ++rendezvous_arrived;
+  rendezvous_cv.notify_all();
+  if (!rendezvous_cv.wait_for(lock, rendezvous_timeout,
+                              [] { return rendezvous_arrived >= rendezvous_parties; })) {
+    return absl::DeadlineExceededError("the other branch never reached the rendezvous");
+  }
+  ctx.set_output(0, ctx.input(0));
+  return absl::OkStatus();
+}
+
+void ResetRendezvous(int parties, std::chrono::milliseconds timeout) {
+  std::lock_guard<std::mutex> lock(rendezvous_mu);
+  rendezvous_arrived = 0;
+  rendezvous_parties = parties;
+  rendezvous_timeout = timeout;
+}
+
+const OpRegistry& RegistryWithRendezvous() {
+  static const OpRegistry* registry = [] {
+    auto* r = new OpRegistry();
+    RegisterAllOps(*r);
+    r->Add("TestRendezvous", {.compute = &ComputeRendezvous, .num_outputs = 1, .expensive = true});
+    return r;
+  }();
+  return *registry;
+}
+
+std::string Unary(const std::string& name, const std::string& op, const std::string& a) {
+  return "node { name: \"" + name + "\" op: \"" + op + "\" input: \"" + a + "\" }\n";
+}
+
+// y = r1(x) + r2(x): two independent expensive branches, so kAuto picks the ready queue.
+std::shared_ptr<const Graph> TwoRendezvousBranches() {
+  return Import(std::string(kPlaceholderX) + Unary("r1", "TestRendezvous", "x") +
+                Unary("r2", "TestRendezvous", "x") + Binary("y", "AddV2", "r1", "r2"));
+}
+
+TEST(FunctionTest, IndependentExpensiveBranchesRunConcurrently) {
+  ThreadPool pool(2);
+  auto fn = Function::Compile(TwoRendezvousBranches(), std::make_shared<ResourceManager>(),
+                              {.feeds = {"x"}, .fetches = {"y"}}, RegistryWithRendezvous(), pool);
   ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_TRUE((*fn)->runs_steps_in_parallel());
+  for (int i = 0; i < 20; ++i) {
+    ResetRendezvous(2, std::chrono::milliseconds(10000));
+    std::vector<Tensor> out;
+    std::vector<Tensor> feeds = {Vec({1.5f, -4})};
+    absl::Status st = (*fn)->Run(feeds, &out);
+    ASSERT_TRUE(st.ok()) << st;
+    EXPECT_EQ(Values(out[0]), std::vector<float>({3, -8}));
+  }
+}
+
+// The control for the test above: in plan order the first branch waits alone and times out.
+TEST(FunctionTest, SequentialPlanCannotPassTheRendezvous) {
+  ThreadPool pool(2);
+  auto fn = Function::Compile(TwoRendezvousBranches(), std::make_shared<ResourceManager>(),
+                              {.feeds = {"x"}, .fetches = {"y"}, .inter_op = InterOp::kNever},
+                              RegistryWithRendezvous(), pool);
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_FALSE((*fn)->runs_steps_in_parallel());
+  ResetRendezvous(2, std::chrono::milliseconds(50));
   std::vector<Tensor> out;
-  std::vector<Tensor> feeds = {Vec({1, 2, 5})};
-  ASSERT_TRUE((*fn)->Run(feeds, &out).ok());
-  EXPECT_EQ(Values(out[0]), std::vector<float>({4, 7, 16}));
-  EXPECT_EQ(Values(out[1]), std::vector<float>({2, 4, 10}));
+  std::vector<Tensor> feeds = {Vec({1})};
+  absl::Status st = (*fn)->Run(feeds, &out);
+  EXPECT_EQ(st.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(st.message(), HasSubstr("(TestRendezvous): the other branch never reached"));
+}
+
+TEST(FunctionTest, AutoModeRunsChainsAndCheapGraphsInPlanOrder) {
+  ThreadPool pool(2);
+  // Dependent expensive steps (r2 reads r1) form one chain: nothing to overlap.
+  auto chain = Import(std::string(kPlaceholderX) + Unary("r1", "TestRendezvous", "x") +
+                      Unary("r2", "TestRendezvous", "r1"));
+  auto fn = Function::Compile(chain, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x"}, .fetches = {"r2"}}, RegistryWithRendezvous(), pool);
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_FALSE((*fn)->runs_steps_in_parallel());
+  // A diamond of cheap element-wise ops is not worth a thread hand-off either.
+  auto diamond = Import(std::string(kPlaceholderX) + FloatConst("two", "2") +
+                        Binary("a", "Mul", "x", "two") + Binary("b", "AddV2", "x", "two") +
+                        Binary("c", "AddV2", "a", "b"));
+  auto cheap = Function::Compile(diamond, std::make_shared<ResourceManager>(),
+                                 {.feeds = {"x"}, .fetches = {"c"}}, RegistryWithRendezvous(), pool);
+  ASSERT_TRUE(cheap.ok()) << cheap.status();
+  EXPECT_FALSE((*cheap)->runs_steps_in_parallel());
+  // A pool without workers cannot overlap anything.
+  ThreadPool inline_pool(0);
+  auto alone = Function::Compile(TwoRendezvousBranches(), std::make_shared<ResourceManager>(),
+                                 {.feeds = {"x"}, .fetches = {"y"}}, RegistryWithRendezvous(),
+                                 inline_pool);
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_FALSE((*alone)->runs_steps_in_parallel());
+}
+
+TEST(FunctionTest, ErrorInOneParallelBranchStopsTheRunAndNamesTheNode) {
+  // bad_add cannot broadcast [3] with [2]; the other branch is fine. The run fails naming bad_add,
+  // and y, which needs both, never runs.
+  ThreadPool pool(2);
+  auto graph = Import(
+      std::string(kPlaceholderX) +
+      R"pb(node { name: "z" op: "Placeholder" attr { key: "dtype" value { type: DT_FLOAT } } })pb" +
+      Binary("bad_add", "AddV2", "x", "z") + Binary("good", "Mul", "x", "x") +
+      Binary("y", "AddV2", "bad_add", "good"));
+  auto fn = Function::Compile(graph, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x", "z"}, .fetches = {"y"}, .label = "signature \"s\"",
+                               .inter_op = InterOp::kAlways},
+                              OpRegistry::Global(), pool);
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  for (int i = 0; i < 50; ++i) {
+    std::vector<Tensor> out;
+    std::vector<Tensor> feeds = {Vec({1, 2, 3}), Vec({1, 2})};
+    absl::Status st = (*fn)->Run(feeds, &out);
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(st.message(), HasSubstr("signature \"s\": node \"bad_add\" (AddV2)"));
+  }
 }
 
 TEST(FunctionTest, FoldsConstantsAndRemovesIdentities) {
@@ -151,43 +291,77 @@ const char kResourceCounter[] = R"pb(
 
 TEST(FunctionTest, ControlDependencyOrdersIncrementBeforeRead) {
   auto graph = Import(kResourceCounter);
+  for (InterOp inter_op : kBothExecutors) {
+    auto resources = std::make_shared<ResourceManager>();
+    auto init = Function::Compile(graph, resources, {.targets = {"init"}});
+    ASSERT_TRUE(init.ok()) << init.status();
+    std::vector<Tensor> out;
+    ASSERT_TRUE((*init)->Run({}, &out).ok());
+    auto incr = Function::Compile(graph, resources, {.fetches = {"read"}, .inter_op = inter_op});
+    ASSERT_TRUE(incr.ok()) << incr.status();
+    for (float expected : {1.0f, 2.0f, 3.0f}) {
+      ASSERT_TRUE((*incr)->Run({}, &out).ok());
+      EXPECT_EQ(out[0].scalar<float>(), expected);
+    }
+  }
+}
+
+// The ready queue keeps orderings imposed through nodes that run no step: "read" waits for the
+// NoOp "after_incr", which waits for "incr"; and the folded constant "one_later" (a Const with
+// a control input) passes the same wait on to "read2".
+TEST(FunctionTest, ReadyQueueKeepsControlEdgesThroughNoOpsAndFoldedNodes) {
+  const std::string text = std::string(kResourceCounter) + R"pb(
+    node { name: "after_incr" op: "NoOp" input: "^incr" }
+    node { name: "read_after" op: "ReadVariableOp" input: "v" input: "^after_incr"
+           attr { key: "dtype" value { type: DT_FLOAT } } }
+    node { name: "one_later" op: "Const" input: "^incr" attr { key: "dtype" value { type: DT_FLOAT } }
+           attr { key: "value" value { tensor { dtype: DT_FLOAT tensor_shape {} float_val: 1 } } } }
+    node { name: "read2" op: "ReadVariableOp" input: "v" input: "^one_later"
+           attr { key: "dtype" value { type: DT_FLOAT } } })pb";
+  auto graph = Import(text);
+  ThreadPool pool(2);
   auto resources = std::make_shared<ResourceManager>();
   auto init = Function::Compile(graph, resources, {.targets = {"init"}});
   ASSERT_TRUE(init.ok()) << init.status();
   std::vector<Tensor> out;
   ASSERT_TRUE((*init)->Run({}, &out).ok());
-  auto incr = Function::Compile(graph, resources, {.fetches = {"read"}});
-  ASSERT_TRUE(incr.ok()) << incr.status();
-  for (float expected : {1.0f, 2.0f, 3.0f}) {
-    ASSERT_TRUE((*incr)->Run({}, &out).ok());
-    EXPECT_EQ(out[0].scalar<float>(), expected);
+  auto fn = Function::Compile(graph, resources,
+                              {.fetches = {"read_after", "read2"}, .inter_op = InterOp::kAlways},
+                              OpRegistry::Global(), pool);
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  for (int i = 1; i <= 200; ++i) {
+    ASSERT_TRUE((*fn)->Run({}, &out).ok());
+    ASSERT_EQ(out[0].scalar<float>(), static_cast<float>(i));
+    ASSERT_EQ(out[1].scalar<float>(), static_cast<float>(i));
   }
 }
 
 TEST(FunctionTest, ConcurrentRunsOnOnePlanCountEveryIncrement) {
   auto graph = Import(kResourceCounter);
-  auto resources = std::make_shared<ResourceManager>();
-  auto init = Function::Compile(graph, resources, {.targets = {"init"}});
-  ASSERT_TRUE(init.ok());
-  std::vector<Tensor> out;
-  ASSERT_TRUE((*init)->Run({}, &out).ok());
-  auto incr = Function::Compile(graph, resources, {.targets = {"incr"}});
-  ASSERT_TRUE(incr.ok());
-  const Function& fn = **incr;
-  std::vector<std::thread> threads;
-  std::atomic<int> failures{0};
-  for (int t = 0; t < 8; ++t) {
-    threads.emplace_back([&] {
-      std::vector<Tensor> o;
-      for (int i = 0; i < 500; ++i) failures += !fn.Run({}, &o).ok();
-    });
+  for (InterOp inter_op : kBothExecutors) {
+    auto resources = std::make_shared<ResourceManager>();
+    auto init = Function::Compile(graph, resources, {.targets = {"init"}});
+    ASSERT_TRUE(init.ok());
+    std::vector<Tensor> out;
+    ASSERT_TRUE((*init)->Run({}, &out).ok());
+    auto incr = Function::Compile(graph, resources, {.targets = {"incr"}, .inter_op = inter_op});
+    ASSERT_TRUE(incr.ok());
+    const Function& fn = **incr;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        std::vector<Tensor> o;
+        for (int i = 0; i < 500; ++i) failures += !fn.Run({}, &o).ok();
+      });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    auto peek = Function::Compile(graph, resources, {.fetches = {"peek"}});
+    ASSERT_TRUE(peek.ok());
+    ASSERT_TRUE((*peek)->Run({}, &out).ok());
+    EXPECT_EQ(out[0].scalar<float>(), 4000.0f);
   }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(failures.load(), 0);
-  auto peek = Function::Compile(graph, resources, {.fetches = {"peek"}});
-  ASSERT_TRUE(peek.ok());
-  ASSERT_TRUE((*peek)->Run({}, &out).ok());
-  EXPECT_EQ(out[0].scalar<float>(), 4000.0f);
 }
 
 TEST(FunctionTest, FoldsReadsOfVariablesNothingAssigns) {

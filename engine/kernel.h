@@ -136,6 +136,9 @@ struct OpRegistration {
   // Evaluated once at compile time even though stateful (VarHandleOp, VariableV2): the op only
   // creates or finds a resource, so its output is a constant handle.
   bool compile_time_handle = false;
+  // Worth running concurrently with other steps (a cost hint for inter-op scheduling). The compiler
+  // also treats a fixed list of heavy ops (MatMul, Conv2D, ...) as expensive.
+  bool expensive = false;
 };
 
 class OpRegistry {
