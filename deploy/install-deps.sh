@@ -17,6 +17,7 @@ BUILD_PACKAGES=(
   clang libclang-rt-14-dev
   python3 python3-grpcio python3-protobuf python3-numpy
   curl
+  prometheus
 )
 RUNTIME_PACKAGES=(
   libprotobuf32 libgrpc++1.51 libhwy1 libprometheus-cpp-core1.0 ca-certificates curl

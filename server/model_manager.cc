@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "engine/base/logging.h"
 #include "engine/base/status_macros.h"
+#include "server/metrics.h"
 
 namespace savant::server {
 namespace {
@@ -49,6 +50,15 @@ absl::Status ValidateConfig(const ModelConfigList& config) {
     }
   }
   return absl::OkStatus();
+}
+
+// Moves a version to `state` and exports it (savant_model_version_state). A template only because
+// VersionEntry is private to ModelManager.
+template <typename Entry>
+void SetState(const std::string& name, int64_t version, Entry& entry, VersionState state) {
+  entry.state = state;
+  entry.state_since = absl::Now();
+  Metrics::Global().SetVersionState(name, version, VersionStateName(state));
 }
 
 }  // namespace
@@ -220,9 +230,8 @@ std::vector<std::pair<std::string, int64_t>> ModelManager::PollLocked() {
           // A version that returns after it was unloaded (or after it failed and its directory
           // was replaced) loads again; one that failed and stayed aspired is not retried.
           if (entry.aspired && !was_aspired && entry.state == VersionState::kEnd) {
-            entry.state = VersionState::kStart;
+            SetState(name, version, entry, VersionState::kStart);
             entry.status = absl::OkStatus();
-            entry.state_since = absl::Now();
           }
           if (entry.aspired) entry.dir = found->second;
         }
@@ -231,7 +240,7 @@ std::vector<std::pair<std::string, int64_t>> ModelManager::PollLocked() {
           VersionEntry& entry = model.versions[version];
           entry.aspired = true;
           entry.dir = dir;
-          entry.state_since = absl::Now();
+          SetState(name, version, entry, VersionState::kStart);
         }
       }
     }
@@ -287,8 +296,7 @@ void ModelManager::ApplyAvailabilityPolicy(const std::string& name, ModelEntry& 
 }
 
 void ModelManager::Retire(const std::string& name, int64_t version, VersionEntry& entry) {
-  entry.state = VersionState::kUnloading;
-  entry.state_since = absl::Now();
+  SetState(name, version, entry, VersionState::kUnloading);
   retired_.push_back({name, version, std::move(entry.handle), absl::Now()});
   entry.handle.reset();
   SAVANT_LOG(INFO) << "model=" << name << " version=" << version << " state=unloading";
@@ -344,13 +352,11 @@ void ModelManager::RunLoad(std::stop_token stop, const LoadTask& task) {
     VersionEntry* entry = entry_of();
     if (entry == nullptr || entry->state != VersionState::kStart) return;
     if (entry->cancel || stopping_) {
-      entry->state = VersionState::kEnd;
-      entry->state_since = absl::Now();
+      SetState(name, version, *entry, VersionState::kEnd);
       cv_.notify_all();
       return;
     }
-    entry->state = VersionState::kLoading;
-    entry->state_since = absl::Now();
+    SetState(name, version, *entry, VersionState::kLoading);
   }
   SAVANT_LOG(INFO) << "model=" << name << " version=" << version << " state=loading dir=" << task.dir.string();
 
@@ -361,10 +367,18 @@ void ModelManager::RunLoad(std::stop_token stop, const LoadTask& task) {
   bool cancelled = false;
   for (int attempt = 0; attempt <= std::max(0, options_.max_load_retries); ++attempt) {
     ++attempts;
+    const absl::Time attempt_start = absl::Now();
     auto model = options_.load(name, version, task.dir);
+    Metrics::Global().RecordModelLoad(name, version, task.dir.string(), model.status(), absl::Now() - attempt_start);
     if (model.ok()) {
       auto loaded = std::make_shared<LoadedVersion>(LoadedVersion{name, version, task.dir, *std::move(model)});
-      status = options_.warmup ? Annotate(options_.warmup(*loaded), "warmup") : absl::OkStatus();
+      status = absl::OkStatus();
+      if (options_.warmup) {
+        const absl::Time warmup_start = absl::Now();
+        status = options_.warmup(*loaded);
+        Metrics::Global().RecordWarmup(name, version, task.dir.string(), status, absl::Now() - warmup_start);
+        status = Annotate(status, "warmup");
+      }
       if (status.ok()) {
         handle = std::move(loaded);
         break;
@@ -392,21 +406,20 @@ void ModelManager::RunLoad(std::stop_token stop, const LoadTask& task) {
     std::lock_guard lock(mu_);
     VersionEntry* entry = entry_of();
     if (entry == nullptr) return;
-    entry->state_since = absl::Now();
     if (handle != nullptr && entry->aspired && !entry->cancel && !stopping_) {
-      entry->state = VersionState::kAvailable;
+      SetState(name, version, *entry, VersionState::kAvailable);
       entry->status = absl::OkStatus();
       entry->handle = handle;
       SAVANT_LOG(INFO) << "model=" << name << " version=" << version << " state=loaded load_ms=" << load_ms;
     } else if (handle != nullptr || cancelled) {
       // The version stopped being aspired while it loaded: it never serves.
-      entry->state = VersionState::kEnd;
+      SetState(name, version, *entry, VersionState::kEnd);
       if (handle != nullptr) entry->status = absl::OkStatus();
       SAVANT_LOG(INFO) << "model=" << name << " version=" << version
                        << (handle != nullptr ? " state=unloaded reason=not_aspired" : " state=cancelled");
       discard = std::move(handle);
     } else {
-      entry->state = VersionState::kEnd;
+      SetState(name, version, *entry, VersionState::kEnd);
       entry->status = status;
       SAVANT_LOG(ERROR) << "model=" << name << " version=" << version << " state=failed load_ms=" << load_ms
                         << " attempts=" << attempts << " error=\"" << status.message() << "\"";
@@ -436,9 +449,8 @@ void ModelManager::ReaperLoop(std::stop_token stop) {
         if (m != models_.end()) {
           auto v = m->second.versions.find(it->version);
           if (v != m->second.versions.end() && v->second.state == VersionState::kUnloading) {
-            v->second.state = VersionState::kEnd;
+            SetState(it->name, it->version, v->second, VersionState::kEnd);
             v->second.status = absl::OkStatus();
-            v->second.state_since = absl::Now();
           }
         }
         SAVANT_LOG(INFO) << "model=" << it->name << " version=" << it->version
@@ -532,7 +544,7 @@ void ModelManager::Shutdown() {
   for (auto& [name, model] : models_) {
     for (auto& [version, entry] : model.versions) {
       entry.aspired = false;
-      if (entry.state == VersionState::kStart) entry.state = VersionState::kEnd;
+      if (entry.state == VersionState::kStart) SetState(name, version, entry, VersionState::kEnd);
       if (entry.state == VersionState::kAvailable) Retire(name, version, entry);
     }
     model.labels.clear();

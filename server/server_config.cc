@@ -15,6 +15,8 @@
 #include "engine/base/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "server/metrics.h"
+#include "tensorflow_serving/config/monitoring_config.pb.h"
 
 namespace savant::server {
 namespace {
@@ -322,7 +324,23 @@ absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& a
       options.set_flags.erase(spec->name);
     }
   }
+  RETURN_IF_ERROR(ReadMonitoringConfig(options));
   return options;
+}
+
+absl::Status ReadMonitoringConfig(ServerOptions& options) {
+  if (options.monitoring_config_file.empty()) return absl::OkStatus();
+  tensorflow::serving::MonitoringConfig config;
+  RETURN_IF_ERROR(ParseTextProtoFile(options.monitoring_config_file, &config));
+  const auto& prometheus = config.prometheus_config();
+  options.prometheus_enabled = prometheus.enable();
+  options.prometheus_path = prometheus.path().empty() ? std::string(kDefaultPrometheusPath) : prometheus.path();
+  if (options.prometheus_enabled && options.prometheus_path[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat("\"", options.monitoring_config_file,
+                                                   "\": prometheus_config path must start with '/', got \"",
+                                                   options.prometheus_path, "\""));
+  }
+  return absl::OkStatus();
 }
 
 std::string ServerFlagsUsage() {

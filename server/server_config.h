@@ -66,7 +66,13 @@ struct ServerOptions {
   // Accepted, not acted on yet (a WARNING at start names each one that is set).
   bool enable_batching = false;
   std::string batching_parameters_file;
+
+  // Monitoring: --monitoring_config_file (a MonitoringConfig text proto), and what ParseServerFlags
+  // read from it. The REST front end serves the Prometheus page at prometheus_path on the REST port
+  // when prometheus_enabled.
   std::string monitoring_config_file;
+  bool prometheus_enabled = false;
+  std::string prometheus_path;
 
   // Savant only: after binding, write {"grpc_port": N, "rest_port": M} here (atomically).
   std::string port_file;
@@ -81,7 +87,15 @@ struct ServerOptions {
 // Parses `args` (without the program name). Accepts --flag=value and --flag value (and a single
 // leading dash); booleans also take the bare --flag for true and --flag=true|false|1|0.
 // INVALID_ARGUMENT naming the flag for unknown flags, missing values and values of the wrong type.
+// Also reads --monitoring_config_file (ReadMonitoringConfig), failing as it does.
 absl::StatusOr<ServerOptions> ParseServerFlags(const std::vector<std::string>& args);
+
+// Reads options.monitoring_config_file (TensorFlow Serving's MonitoringConfig, e.g.
+// `prometheus_config { enable: true path: "/monitoring/prometheus/metrics" }`) into
+// prometheus_enabled and prometheus_path; an empty path means "/monitoring/prometheus/metrics", as
+// in TensorFlow Serving. Nothing changes for an empty file name. Errors as ParseTextProtoFile, and
+// INVALID_ARGUMENT when the path does not start with '/'.
+absl::Status ReadMonitoringConfig(ServerOptions& options);
 
 // The --help text: every flag with its type, default and meaning.
 std::string ServerFlagsUsage();

@@ -140,6 +140,50 @@ TEST(ServerConfigTest, ReadsTensorFlowServingsConfigFiles) {
   EXPECT_EQ(InitialModelServerConfig(options).status().code(), absl::StatusCode::kNotFound);
 }
 
+// TensorFlow Serving's own test file (tensorflow_serving/servables/tensorflow/testdata).
+TEST(ServerConfigTest, ReadsMonitoringConfig) {
+  SAVANT_FIXTURE_OR_SKIP(monitoring, "tfserving/monitoring_config.txt");
+  auto options = ParseServerFlags({"--monitoring_config_file=" + monitoring.string()});
+  ASSERT_TRUE(options.ok()) << options.status();
+  EXPECT_TRUE(options->prometheus_enabled);
+  EXPECT_EQ(options->prometheus_path, "/monitoring/prometheus/metrics");
+
+  // No path: TensorFlow Serving's default. Disabled: nothing is served.
+  const fs::path dir = testing::MakeTempDir("monitoring_config");
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  ServerOptions defaults;
+  defaults.monitoring_config_file = write("default.txt", "prometheus_config { enable: true }");
+  ASSERT_TRUE(ReadMonitoringConfig(defaults).ok());
+  EXPECT_TRUE(defaults.prometheus_enabled);
+  EXPECT_EQ(defaults.prometheus_path, "/monitoring/prometheus/metrics");
+
+  ServerOptions custom;
+  custom.monitoring_config_file = write("custom.txt", R"pb(prometheus_config { enable: true path: "/m" })pb");
+  ASSERT_TRUE(ReadMonitoringConfig(custom).ok());
+  EXPECT_EQ(custom.prometheus_path, "/m");
+
+  ServerOptions off;
+  off.monitoring_config_file = write("off.txt", "prometheus_config { enable: false }");
+  ASSERT_TRUE(ReadMonitoringConfig(off).ok());
+  EXPECT_FALSE(off.prometheus_enabled);
+
+  ServerOptions relative;
+  relative.monitoring_config_file = write("relative.txt", R"pb(prometheus_config { enable: true path: "m" })pb");
+  EXPECT_EQ(ReadMonitoringConfig(relative).code(), absl::StatusCode::kInvalidArgument);
+
+  const std::string bad = write("bad.txt", "prometheus_config { enabled: true }");
+  auto status = ParseServerFlags({"--monitoring_config_file", bad}).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("Invalid protobuf file: '" + bad + "'"));
+  EXPECT_EQ(ParseServerFlags({"--monitoring_config_file=/nonexistent/m.txt"}).status().code(),
+            absl::StatusCode::kNotFound);
+  // Without the flag nothing is enabled.
+  EXPECT_FALSE(ParseServerFlags({})->prometheus_enabled);
+}
+
 TEST(ServerConfigTest, VersionPoliciesAndLabelsParse) {
   auto config = ParseModelServerConfig(R"pb(
     model_config_list {

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -22,6 +24,7 @@
 #include "kserve/grpc_predict_v2.grpc.pb.h"
 #include "server/grpc/async_call.h"
 #include "server/grpc/kserve_service.h"
+#include "server/metrics.h"
 #include "server/status_mapping.h"
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
@@ -35,8 +38,67 @@ namespace tfs = tensorflow::serving;
 // Requests kept posted per method and completion queue, so a burst does not wait for re-posting.
 constexpr int kPostedPerMethod = 2;
 
-const char* const kServiceNames[] = {"tensorflow.serving.PredictionService", "tensorflow.serving.ModelService",
+const char* const kServiceNames[] = {"tensorflow.serving.PredictionService",
+                                     "tensorflow.serving.ModelService",
                                      "inference.GRPCInferenceService"};
+
+// The labels a finished call is recorded under (Metrics::RecordRequest). Views into the request
+// and response, valid while the call runs.
+struct CallLabels {
+  absl::string_view model;
+  int64_t version = 0;  // 0: not known
+  absl::string_view signature;
+};
+
+absl::string_view SignatureOf(const std::string& name) {
+  return name.empty() ? absl::string_view("serving_default") : absl::string_view(name);
+}
+
+// The response's model_spec names the version that served; a failed call only has what the
+// request asked for.
+CallLabels FromSpecs(const tfs::ModelSpec& request, const tfs::ModelSpec* response,
+                     bool signature) {
+  const tfs::ModelSpec& spec =
+      response != nullptr && !response->name().empty() ? *response : request;
+  CallLabels labels{spec.name(), spec.has_version() ? spec.version().value() : 0, ""};
+  if (signature) labels.signature = SignatureOf(spec.signature_name());
+  return labels;
+}
+
+template <typename Request, typename Response>
+CallLabels LabelsOf(const Request& req, const Response& resp, bool ok) {
+  if constexpr (requires {
+                  req.model_spec();
+                  resp.model_spec();
+                }) {
+    constexpr bool kSignature = !std::is_same_v<Request, tfs::GetModelMetadataRequest>;
+    return FromSpecs(req.model_spec(), ok ? &resp.model_spec() : nullptr, kSignature);
+  } else if constexpr (std::is_same_v<Request, tfs::MultiInferenceRequest>) {
+    if (req.tasks().empty()) return {};
+    return FromSpecs(req.tasks(0).model_spec(),
+                     ok && !resp.results().empty() ? &resp.results(0).model_spec() : nullptr, true);
+  } else if constexpr (std::is_same_v<Request, tfs::GetModelStatusRequest>) {
+    return FromSpecs(req.model_spec(), nullptr, false);
+  } else if constexpr (std::is_same_v<Request, inference::ModelInferRequest>) {
+    CallLabels labels{req.model_name(), 0, "serving_default"};
+    const std::string& version = ok ? resp.model_version() : req.model_version();
+    if (!absl::SimpleAtoi(absl::string_view(version), &labels.version)) labels.version = 0;
+    if (auto p = req.parameters().find("signature_name");
+        p != req.parameters().end() && !p->second.string_param().empty()) {
+      labels.signature = p->second.string_param();
+    }
+    return labels;
+  } else if constexpr (requires {
+                         req.name();
+                         req.version();
+                       }) {
+    CallLabels labels{req.name(), 0, ""};
+    if (!absl::SimpleAtoi(absl::string_view(req.version()), &labels.version)) labels.version = 0;
+    return labels;
+  } else {
+    return {};
+  }
+}
 
 // A call whose deadline passed while it waited in the queue is not worth running.
 grpc::Status CheckDeadline(const grpc::ServerContext& context) {
@@ -127,9 +189,11 @@ class GrpcFrontEnd final : public FrontEnd {
         while (queue->Next(&tag, &ok)) static_cast<AsyncCall*>(tag)->Proceed(ok);
       });
     }
-    SAVANT_LOG(INFO) << "api=grpc state=listening address=" << (tcp ? absl::StrCat("0.0.0.0:", port_) : "")
-                     << (options_.grpc_socket_path.empty() ? "" : " socket=") << options_.grpc_socket_path
-                     << " threads=" << threads << " tls=" << (options_.ssl_config_file.empty() ? "off" : "on")
+    SAVANT_LOG(INFO) << "api=grpc state=listening address="
+                     << (tcp ? absl::StrCat("0.0.0.0:", port_) : "")
+                     << (options_.grpc_socket_path.empty() ? "" : " socket=")
+                     << options_.grpc_socket_path << " threads=" << threads
+                     << " tls=" << (options_.ssl_config_file.empty() ? "off" : "on")
                      << " health=" << (options_.enable_grpc_healthcheck_service ? "on" : "off");
     return absl::OkStatus();
   }
@@ -159,18 +223,30 @@ class GrpcFrontEnd final : public FrontEnd {
   }
 
  private:
+  // `api` names the method in savant_requests_total ("predict", "kserve_model_infer", ...).
   template <typename Request, typename Response>
-  void Add(typename UnaryMethod<Request, Response>::RequestFn request,
+  void Add(const char* api, typename UnaryMethod<Request, Response>::RequestFn request,
            std::function<absl::Status(const Request&, Response*)> handle, bool slow = false) {
-    auto wrapped = [handle = std::move(handle)](grpc::ServerContext& context, const Request& req, Response* resp) {
-      grpc::Status deadline = CheckDeadline(context);
-      if (!deadline.ok()) return deadline;
-      return ToGrpcStatus(handle(req, resp));
+    auto wrapped = [api, handle = std::move(handle)](grpc::ServerContext& context,
+                                                     const Request& req, Response* resp) {
+      const auto start = std::chrono::steady_clock::now();
+      grpc::Status status = CheckDeadline(context);
+      absl::StatusCode code = static_cast<absl::StatusCode>(status.error_code());
+      if (status.ok()) {
+        absl::Status result = handle(req, resp);
+        code = result.code();
+        status = ToGrpcStatus(result);
+      }
+      const CallLabels labels = LabelsOf(req, *resp, code == absl::StatusCode::kOk);
+      Metrics::Global().RecordRequest(labels.model, labels.version, labels.signature, api, "grpc",
+                                      code,
+                                      absl::FromChrono(std::chrono::steady_clock::now() - start));
+      return status;
     };
     typename UnaryMethod<Request, Response>::Executor executor;
     if (slow) executor = [this](std::function<void()> work) { Schedule(std::move(work)); };
-    methods_.push_back(std::make_unique<UnaryMethod<Request, Response>>(std::move(request), std::move(wrapped),
-                                                                        std::move(executor), &shutting_down_));
+    methods_.push_back(std::make_unique<UnaryMethod<Request, Response>>(
+        std::move(request), std::move(wrapped), std::move(executor), &shutting_down_));
   }
 
   void AddMethods() {
@@ -178,29 +254,31 @@ class GrpcFrontEnd final : public FrontEnd {
     auto* ps = &prediction_service_;
     auto* ms = &model_service_;
     auto* ks = &kserve_service_;
-#define SAVANT_REQUEST(service, Method)                                                        \
+#define SAVANT_REQUEST(service, Method)                                                     \
   [service](grpc::ServerContext* c, auto* req, auto* resp, grpc::ServerCompletionQueue* cq, \
             void* tag) { service->Request##Method(c, req, resp, cq, cq, tag); }
 
-    Add<tfs::PredictRequest, tfs::PredictResponse>(SAVANT_REQUEST(ps, Predict), [path](const auto& req, auto* resp) {
-      return path->Predict(req, resp);
-    });
+    Add<tfs::PredictRequest, tfs::PredictResponse>(
+        "predict", SAVANT_REQUEST(ps, Predict),
+        [path](const auto& req, auto* resp) { return path->Predict(req, resp); });
     Add<tfs::ClassificationRequest, tfs::ClassificationResponse>(
-        SAVANT_REQUEST(ps, Classify), [path](const auto& req, auto* resp) { return path->Classify(req, resp); });
+        "classify", SAVANT_REQUEST(ps, Classify),
+        [path](const auto& req, auto* resp) { return path->Classify(req, resp); });
     Add<tfs::RegressionRequest, tfs::RegressionResponse>(
-        SAVANT_REQUEST(ps, Regress), [path](const auto& req, auto* resp) { return path->Regress(req, resp); });
+        "regress", SAVANT_REQUEST(ps, Regress),
+        [path](const auto& req, auto* resp) { return path->Regress(req, resp); });
     Add<tfs::MultiInferenceRequest, tfs::MultiInferenceResponse>(
-        SAVANT_REQUEST(ps, MultiInference),
+        "multi_inference", SAVANT_REQUEST(ps, MultiInference),
         [path](const auto& req, auto* resp) { return path->MultiInference(req, resp); });
     Add<tfs::GetModelMetadataRequest, tfs::GetModelMetadataResponse>(
-        SAVANT_REQUEST(ps, GetModelMetadata),
+        "get_model_metadata", SAVANT_REQUEST(ps, GetModelMetadata),
         [path](const auto& req, auto* resp) { return path->GetModelMetadata(req, resp); });
     Add<tfs::GetModelStatusRequest, tfs::GetModelStatusResponse>(
-        SAVANT_REQUEST(ms, GetModelStatus),
+        "get_model_status", SAVANT_REQUEST(ms, GetModelStatus),
         [path](const auto& req, auto* resp) { return path->GetModelStatus(req, resp); });
     auto reload = deps_.reload_config;
     Add<tfs::ReloadConfigRequest, tfs::ReloadConfigResponse>(
-        SAVANT_REQUEST(ms, HandleReloadConfigRequest),
+        "handle_reload_config_request", SAVANT_REQUEST(ms, HandleReloadConfigRequest),
         [reload](const tfs::ReloadConfigRequest& req, tfs::ReloadConfigResponse* resp) {
           absl::Status status = reload(req.config());
           *resp->mutable_status() = ToStatusProto(status);
@@ -208,28 +286,30 @@ class GrpcFrontEnd final : public FrontEnd {
         },
         /*slow=*/true);
     Add<inference::ServerLiveRequest, inference::ServerLiveResponse>(
-        SAVANT_REQUEST(ks, ServerLive), [](const auto&, auto* resp) {
+        "kserve_server_live", SAVANT_REQUEST(ks, ServerLive), [](const auto&, auto* resp) {
           resp->set_live(true);
           return absl::OkStatus();
         });
     auto ready = deps_.ready;
-    Add<inference::ServerReadyRequest, inference::ServerReadyResponse>(SAVANT_REQUEST(ks, ServerReady),
-                                                                       [ready](const auto&, auto* resp) {
-                                                                         resp->set_ready(ready());
-                                                                         return absl::OkStatus();
-                                                                       });
+    Add<inference::ServerReadyRequest, inference::ServerReadyResponse>(
+        "kserve_server_ready", SAVANT_REQUEST(ks, ServerReady), [ready](const auto&, auto* resp) {
+          resp->set_ready(ready());
+          return absl::OkStatus();
+        });
     Add<inference::ModelReadyRequest, inference::ModelReadyResponse>(
-        SAVANT_REQUEST(ks, ModelReady), [path](const auto& req, auto* resp) { return KServeModelReady(*path, req, resp); });
+        "kserve_model_ready", SAVANT_REQUEST(ks, ModelReady),
+        [path](const auto& req, auto* resp) { return KServeModelReady(*path, req, resp); });
     Add<inference::ServerMetadataRequest, inference::ServerMetadataResponse>(
-        SAVANT_REQUEST(ks, ServerMetadata), [](const auto&, auto* resp) {
+        "kserve_server_metadata", SAVANT_REQUEST(ks, ServerMetadata), [](const auto&, auto* resp) {
           KServeServerMetadata(resp);
           return absl::OkStatus();
         });
     Add<inference::ModelMetadataRequest, inference::ModelMetadataResponse>(
-        SAVANT_REQUEST(ks, ModelMetadata),
+        "kserve_model_metadata", SAVANT_REQUEST(ks, ModelMetadata),
         [path](const auto& req, auto* resp) { return KServeModelMetadata(*path, req, resp); });
     Add<inference::ModelInferRequest, inference::ModelInferResponse>(
-        SAVANT_REQUEST(ks, ModelInfer), [path](const auto& req, auto* resp) { return KServeModelInfer(*path, req, resp); });
+        "kserve_model_infer", SAVANT_REQUEST(ks, ModelInfer),
+        [path](const auto& req, auto* resp) { return KServeModelInfer(*path, req, resp); });
 #undef SAVANT_REQUEST
   }
 

@@ -91,6 +91,7 @@ absl::Status ServerProcess::WaitUntilServing(absl::Duration timeout) {
       doc.Parse(ReadAll(port_file_).c_str());
       if (!doc.HasParseError() && doc.IsObject() && doc.HasMember("grpc_port") && doc["grpc_port"].IsInt()) {
         grpc_port_ = doc["grpc_port"].GetInt();
+        if (doc.HasMember("rest_port") && doc["rest_port"].IsInt()) rest_port_ = doc["rest_port"].GetInt();
         break;
       }
     }

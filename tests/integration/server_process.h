@@ -39,6 +39,8 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   int grpc_port() const { return grpc_port_; }
+  // The REST port from the port file; 0 when the server serves no REST API.
+  int rest_port() const { return rest_port_; }
   std::string address() const;
   // A channel to the gRPC port, created once.
   std::shared_ptr<grpc::Channel> channel();
@@ -61,6 +63,7 @@ class ServerProcess {
   bool exited_ = false;
   int exit_code_ = 0;
   int grpc_port_ = 0;
+  int rest_port_ = 0;
   std::filesystem::path port_file_;
   std::filesystem::path log_file_;
   std::shared_ptr<grpc::Channel> channel_;
