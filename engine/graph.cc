@@ -371,12 +371,41 @@ class GraphImporter {
     return absl::OkStatus();
   }
 
+  // An upper bound on the nodes one inlined call of `fdef` adds: its body with every call in it
+  // expanded, the Identity per output that control_ret may add, and the completion NoOp. Saturates
+  // just past kMaxNodes. Memoized, so a library that doubles per level costs one pass, and an
+  // exponential expansion is refused before a single node is built.
+  int64_t InlinedSize(const tensorflow::FunctionDef& fdef) {
+    if (auto it = inlined_size_.find(&fdef); it != inlined_size_.end()) return it->second;
+    inlined_size_[&fdef] = 1;  // a recursive call: the depth limit reports it when inlined
+    int64_t size = fdef.signature().output_arg_size() + 1;
+    for (const auto& nd : fdef.node_def()) {
+      const tensorflow::FunctionDef* callee = CalledFunction(nd, lib_);
+      size += callee != nullptr ? InlinedSize(*callee) : 1;
+      if (size > kMaxNodes) {
+        size = kMaxNodes + 1;
+        break;
+      }
+    }
+    inlined_size_[&fdef] = size;
+    return size;
+  }
+
   absl::Status Inline(Scope& scope, int def, const tensorflow::FunctionDef& fdef) {
     const auto& nd = (*scope.defs)[def];
     std::string call_name = scope.prefix + nd.name();
     if (scope.depth > 64) {
       return absl::UnimplementedError(
           absl::StrCat("function call \"", call_name, "\": calls nested deeper than 64 (recursion?)"));
+    }
+    if (const int64_t size = InlinedSize(fdef); graph_.num_nodes() + size > kMaxNodes) {
+      const std::string expansion = size > kMaxNodes
+                                        ? absl::StrCat("expands to more than ", kMaxNodes, " nodes")
+                                        : absl::StrCat("adds up to ", size, " nodes to ",
+                                                       graph_.num_nodes());
+      return absl::ResourceExhaustedError(
+          absl::StrCat("function call \"", call_name, "\" of \"", fdef.signature().name(),
+                       "\": inlining it ", expansion, ", past the limit of ", kMaxNodes));
     }
     const auto& sig = fdef.signature();
     Scope body;
@@ -442,6 +471,7 @@ class GraphImporter {
   Graph& graph_;
   const FunctionLibrary& lib_;
   int depth_ = 0;
+  absl::flat_hash_map<const tensorflow::FunctionDef*, int64_t> inlined_size_;
 };
 
 absl::StatusOr<std::shared_ptr<const Graph>> Graph::Import(
