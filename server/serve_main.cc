@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "engine/base/logging.h"
+#include "server/http/rest_front_end.h"
 #include "server/server.h"
 #include "server/server_config.h"
 #include "server/tools.h"
@@ -68,6 +69,7 @@ int ServeMain(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   Server server(*std::move(options));
+  server.SetRestFrontEndFactory(MakeRestFrontEnd);
   std::thread signals([&server] { SignalLoop(server); });
   absl::Status status = server.Start();
   if (!status.ok()) {

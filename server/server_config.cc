@@ -38,7 +38,6 @@ struct FlagSpec {
   const char* not_acted_on = "";
 };
 
-constexpr char kNotBuiltRest[] = "the REST API is not built yet (issue #7)";
 constexpr char kTensorFlowOnly[] = "it configures TensorFlow internals that Savant does not have";
 
 const std::vector<FlagSpec>& Flags() {
@@ -52,11 +51,18 @@ const std::vector<FlagSpec>& Flags() {
        "Port to listen on for the HTTP/REST API. If set to zero the HTTP/REST API is not exported. Must "
        "differ from --port."},
       {"rest_api_num_threads", &ServerOptions::rest_api_num_threads,
-       "Number of threads for HTTP/REST API processing. Defaults to 4 per CPU.", kNotBuiltRest},
-      {"rest_api_timeout_in_ms", &ServerOptions::rest_api_timeout_in_ms, "Timeout for HTTP/REST API calls.",
-       kNotBuiltRest},
+       "Number of threads for HTTP/REST API processing. Defaults to 4 per CPU."},
+      {"rest_api_timeout_in_ms", &ServerOptions::rest_api_timeout_in_ms,
+       "Timeout for HTTP/REST API calls: the longest a client may take to send a request or read an "
+       "answer, and the longest an idle keep-alive connection stays open."},
       {"rest_api_enable_cors_support", &ServerOptions::rest_api_enable_cors_support,
-       "Enable CORS headers in responses.", kNotBuiltRest},
+       "Enable CORS headers in responses."},
+      {"rest_max_body_bytes", &ServerOptions::rest_max_body_bytes,
+       "Savant only: largest REST request body; larger ones get 413."},
+      {"rest_max_header_bytes", &ServerOptions::rest_max_header_bytes,
+       "Savant only: largest REST request header block; larger ones get 431."},
+      {"rest_max_tensor_elements", &ServerOptions::rest_max_tensor_elements,
+       "Savant only: most elements one JSON input tensor may hold; more gets 400."},
       {"enable_batching", &ServerOptions::enable_batching, "Enable batching.",
        "request batching is not implemented yet"},
       {"enable_per_model_batching_parameters", NoField{NoField::Type::kBool},

@@ -40,6 +40,11 @@ struct ServerOptions {
   int32_t rest_api_num_threads = 0;  // set from the core count by the constructor
   int32_t rest_api_timeout_in_ms = 30000;
   bool rest_api_enable_cors_support = false;
+  // Savant only: REST request limits (413 for a larger body, 431 for larger headers, 400 for a
+  // larger JSON tensor).
+  int64_t rest_max_body_bytes = 64LL << 20;
+  int32_t rest_max_header_bytes = 64 << 10;
+  int64_t rest_max_tensor_elements = 64LL << 20;
 
   // Models.
   std::string model_name = "default";
