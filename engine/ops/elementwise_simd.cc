@@ -265,6 +265,38 @@ double ExpShiftSumF32Impl(const float* HWY_RESTRICT in, float shift, float* HWY_
   return sum;
 }
 
+float MaxF32Impl(const float* HWY_RESTRICT in, int64_t n) {
+  const hn::ScalableTag<float> d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  // Four independent chains; NaNs are tracked separately because Max of a NaN lane is
+  // implementation-defined.
+  auto m0 = hn::Set(d, -HUGE_VALF), m1 = m0, m2 = m0, m3 = m0;
+  auto nan = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    const auto a = hn::LoadU(d, in + i), b = hn::LoadU(d, in + i + lanes);
+    const auto c = hn::LoadU(d, in + i + 2 * lanes), e = hn::LoadU(d, in + i + 3 * lanes);
+    m0 = hn::Max(m0, a);
+    m1 = hn::Max(m1, b);
+    m2 = hn::Max(m2, c);
+    m3 = hn::Max(m3, e);
+    nan = hn::Or(nan, hn::Or(hn::VecFromMask(d, hn::IsNaN(hn::Add(a, b))),
+                             hn::VecFromMask(d, hn::IsNaN(hn::Add(c, e)))));
+  }
+  for (; i + lanes <= n; i += lanes) {
+    const auto a = hn::LoadU(d, in + i);
+    m0 = hn::Max(m0, a);
+    nan = hn::Or(nan, hn::VecFromMask(d, hn::IsNaN(a)));
+  }
+  float best = hn::GetLane(hn::MaxOfLanes(d, hn::Max(hn::Max(m0, m1), hn::Max(m2, m3))));
+  bool any_nan = !hn::AllFalse(d, hn::MaskFromVec(nan));
+  for (; i < n; ++i) {
+    any_nan = any_nan || std::isnan(in[i]);
+    best = in[i] > best ? in[i] : best;
+  }
+  return any_nan ? NAN : best;
+}
+
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
 
 }  // namespace HWY_NAMESPACE
@@ -277,6 +309,7 @@ namespace savant::engine::elementwise {
 HWY_EXPORT(UnaryF32Impl);
 HWY_EXPORT(BinaryF32Impl);
 HWY_EXPORT(ExpShiftSumF32Impl);
+HWY_EXPORT(MaxF32Impl);
 HWY_EXPORT(TargetNameImpl);
 
 void UnaryF32(UnaryOpF32 op, const float* in, float* out, int64_t n, float alpha) {
@@ -294,6 +327,8 @@ double ExpShiftSumF32(const float* in, float shift, float* out, int64_t n) {
   if (n <= 0) return 0.0;
   return HWY_DYNAMIC_DISPATCH(ExpShiftSumF32Impl)(in, shift, out, n);
 }
+
+float MaxF32(const float* in, int64_t n) { return HWY_DYNAMIC_DISPATCH(MaxF32Impl)(in, n); }
 
 const char* TargetName() { return HWY_DYNAMIC_DISPATCH(TargetNameImpl)(); }
 

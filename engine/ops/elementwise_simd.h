@@ -55,6 +55,10 @@ void BinaryF32(BinaryOpF32 op, const float* a, bool a_scalar, const float* b, bo
 // out[i] = exp(in[i] - shift), returning the sum of the outputs (in double, for softmax rows).
 double ExpShiftSumF32(const float* in, float shift, float* out, int64_t n);
 
+// The largest of in[0..n), n >= 1; NaN when any element is NaN (softmax's row maximum, which
+// TensorFlow's Eigen reduction propagates).
+float MaxF32(const float* in, int64_t n);
+
 // The name of the Highway target the dispatcher picks on this CPU ("AVX2", "SSE4", "EMU128"...).
 const char* TargetName();
 

@@ -424,10 +424,15 @@ absl::Status LogicalNot(KernelContext& ctx) {
 template <typename S, bool kLog>
 void SoftmaxRow(const S* in, S* out, int64_t n, float* scratch) {
   using C = ComputeType<S>;
-  C max = Load(in[0]);
-  for (int64_t i = 1; i < n; ++i) {
-    const C v = Load(in[i]);
-    if (v > max || v != v) max = v;
+  C max;
+  if constexpr (std::is_same_v<S, float>) {
+    max = elementwise::MaxF32(in, n);
+  } else {
+    max = Load(in[0]);
+    for (int64_t i = 1; i < n; ++i) {
+      const C v = Load(in[i]);
+      if (v > max || v != v) max = v;
+    }
   }
   if constexpr (std::is_same_v<S, float>) {
     // The exps land in `out` for Softmax, in the scratch row for LogSoftmax.
@@ -438,7 +443,7 @@ void SoftmaxRow(const S* in, S* out, int64_t n, float* scratch) {
       for (int64_t i = 0; i < n; ++i) out[i] = (in[i] - max) - log_sum;
     } else {
       const float inv = 1.0f / sum;
-      for (int64_t i = 0; i < n; ++i) out[i] *= inv;
+      elementwise::BinaryF32(elementwise::BinaryOpF32::kMul, out, false, &inv, true, out, n);
     }
   } else {
     C sum = 0;
