@@ -59,4 +59,17 @@ std::optional<simd::Activation> ActivationFromName(absl::string_view name);
 absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
     std::shared_ptr<const Graph> graph, const absl::flat_hash_set<std::string>& keep);
 
+// Every tensor name that the signatures in `signature_defs` (a map of tensorflow::SignatureDef, as
+// in MetaGraphDef::signature_def()) feed or fetch: the `keep` set for FuseForInference. A template
+// so that the engine does not depend on the SavedModel protos.
+template <typename SignatureDefMap>
+absl::flat_hash_set<std::string> SignatureTensorNames(const SignatureDefMap& signature_defs) {
+  absl::flat_hash_set<std::string> names;
+  for (const auto& [key, signature] : signature_defs) {
+    for (const auto& [alias, info] : signature.inputs()) names.insert(info.name());
+    for (const auto& [alias, info] : signature.outputs()) names.insert(info.name());
+  }
+  return names;
+}
+
 }  // namespace savant::engine

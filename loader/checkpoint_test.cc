@@ -198,7 +198,7 @@ TEST(CheckpointTest, ObjectGraphWithDanglingEdgeIsDataLoss) {
                         "1 nodes"));
 }
 
-TEST(CheckpointTest, ObjectGraphOfAWrittenCheckpointRoundTrips) {
+TEST(CheckpointTest, ObjectIsNamedByItsFirstBreadthFirstPath) {
   // tf.train.Checkpoint(model=m) with m.dense.kernel: root -> "model" -> "dense" -> "kernel".
   tensorflow::TrackableObjectGraph graph;
   for (int i = 0; i < 4; ++i) graph.add_nodes();

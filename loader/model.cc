@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/base/logging.h"
 #include "engine/base/status_macros.h"
+#include "engine/fusion.h"
 #include "loader/tensor_bundle.h"
 
 namespace savant::loader {
@@ -102,6 +103,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::filesystem::path& 
   auto graph = engine::Graph::Import(mg.graph_def(), library);
   if (!graph.ok()) return Annotate(graph.status(), model->files_->graph_file.string());
   model->graph_ = *graph;
+  ASSIGN_OR_RETURN(model->graph_, engine::FuseForInference(model->graph_, engine::SignatureTensorNames(mg.signature_def())));
   model->resources_ = std::make_shared<engine::ResourceManager>();
 
   // Restore variables by running the graph's own saver, as TensorFlow's loader does.

@@ -22,11 +22,7 @@
 #include "server/model_manager.h"
 #include "server/predict_path.h"
 #include "server/server_config.h"
-// The generated header refers to the deprecated ModelType values in its own inline code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include "tensorflow_serving/config/model_server_config.pb.h"
-#pragma GCC diagnostic pop
 
 namespace savant::server {
 

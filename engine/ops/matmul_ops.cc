@@ -528,6 +528,77 @@ absl::StatusOr<std::string> ExpandEllipsis(absl::string_view term, int rank, int
   return out;
 }
 
+std::vector<int> PermutationTo(const std::string& from, const std::string& to) {
+  std::vector<int> perm;
+  for (char c : to) perm.push_back(static_cast<int>(from.find(c)));
+  return perm;
+}
+
+// The labels of `term` that appear neither in `other` (the other operand, or empty) nor in `out`:
+// TensorFlow sums them out of that operand before the product ("ij->i", "ij,jk->k").
+std::string SummedLabels(const std::string& term, const std::string& other,
+                         const std::string& out) {
+  std::string summed;
+  for (char c : term) {
+    if (other.find(c) == std::string::npos && out.find(c) == std::string::npos) summed.push_back(c);
+  }
+  return summed;
+}
+
+std::string WithoutLabels(const std::string& term, const std::string& drop) {
+  std::string kept;
+  for (char c : term) {
+    if (drop.find(c) == std::string::npos) kept.push_back(c);
+  }
+  return kept;
+}
+
+template <typename T>
+void SumInner(const T* src, int64_t outer, int64_t inner, T* dst) {
+  for (int64_t o = 0; o < outer; ++o) {
+    T acc = T(0);
+    for (int64_t i = 0; i < inner; ++i) acc += src[o * inner + i];
+    dst[o] = acc;
+  }
+}
+
+// `t` (labels `labels`) with the labels in `summed` summed out; the result keeps the other labels
+// in their order.
+Tensor SumOutLabels(const Tensor& t, const std::string& labels, const std::string& summed) {
+  const std::string kept = WithoutLabels(labels, summed);
+  std::vector<int> perm = PermutationTo(labels, kept + WithoutLabels(labels, kept));
+  Shape kept_shape;
+  int64_t inner = 1;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (summed.find(labels[i]) == std::string::npos) {
+      kept_shape.AddDim(t.dim(static_cast<int>(i)));
+    } else {
+      inner *= t.dim(static_cast<int>(i));
+    }
+  }
+  Tensor moved(t.dtype(), t.shape());
+  const size_t elem = DataTypeSize(t.dtype());
+  Permute(static_cast<const char*>(t.raw_data()), t.shape().dims(), perm, elem,
+          static_cast<char*>(moved.raw_data()));
+  Tensor out(t.dtype(), kept_shape);
+  const int64_t outer = kept_shape.num_elements();
+  switch (t.dtype()) {
+    case DataType::kFloat:
+      SumInner(moved.data<float>(), outer, inner, out.data<float>());
+      break;
+    case DataType::kDouble:
+      SumInner(moved.data<double>(), outer, inner, out.data<double>());
+      break;
+    case DataType::kInt32:
+      SumInner(moved.data<int32_t>(), outer, inner, out.data<int32_t>());
+      break;
+    default:
+      SumInner(moved.data<int64_t>(), outer, inner, out.data<int64_t>());
+      break;
+  }
+  return out;
+}
+
 // How a two-operand einsum maps onto one batched product; see Plan().
 struct EinsumPlan {
   bool swap = false;            // operand 1 is the product's left side
@@ -540,12 +611,6 @@ struct EinsumPlan {
   bool b_adjoint = false;       // right operand is [batch, free_b, contract]
   std::vector<int> out_perm;    // empty: [batch, free_a, free_b] is the output order
 };
-
-std::vector<int> PermutationTo(const std::string& from, const std::string& to) {
-  std::vector<int> perm;
-  for (char c : to) perm.push_back(static_cast<int>(from.find(c)));
-  return perm;
-}
 
 absl::StatusOr<EinsumPlan> Plan(const std::string& in0, const std::string& in1,
                                 const std::string& out) {
@@ -662,18 +727,25 @@ class EinsumKernel final : public OpKernel {
       }
     }
     ASSIGN_OR_RETURN(std::string out_labels, ExpandEllipsis(output_, -1, ellipsis_rank));
-    // Sizes per label; a batch label may be 1 on one side (broadcast).
+    // Sizes per label. Named labels must agree exactly (TensorFlow's einsum_op_impl.h); the dims
+    // an ellipsis stands for ('0', '1', ...) broadcast, so there 1 matches anything.
     int64_t size[128];
     std::fill_n(size, 128, int64_t{-1});
     for (int i = 0; i < n_in; ++i) {
       for (size_t j = 0; j < labels[i].size(); ++j) {
         const unsigned char c = static_cast<unsigned char>(labels[i][j]);
         const int64_t d = ctx.input(i).dim(static_cast<int>(j));
-        if (size[c] < 0 || size[c] == 1) {
+        const bool broadcast = c >= '0' && c <= '9';
+        if (size[c] < 0 || (broadcast && size[c] == 1)) {
           size[c] = d;
-        } else if (d != size[c] && d != 1) {
+        } else if (d != size[c] && !(broadcast && d == 1)) {
+          if (broadcast) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "Expected broadcast compatible shapes for the dims of \"...\", got ",
+                ctx.input(0).shape().DebugString(), " and ", ctx.input(1).shape().DebugString()));
+          }
           return absl::InvalidArgumentError(absl::StrCat(
-              "Expected dimension ", size[c], " at axis ", j, " of input ", i, " shaped ",
+              "Expected dimension ", size[c], " at axis ", j, " of the input shaped ",
               ctx.input(i).shape().DebugString(), " but got dimension ", d));
         }
       }
@@ -681,12 +753,33 @@ class EinsumKernel final : public OpKernel {
     Shape out_shape;
     for (char c : out_labels) out_shape.AddDim(size[static_cast<unsigned char>(c)]);
     const size_t elem = DataTypeSize(dtype_);
+    // Labels only one operand has and the output lacks are summed out of that operand first.
+    Tensor reduced[2];
+    const Tensor* operand[2] = {&ctx.input(0), n_in > 1 ? &ctx.input(1) : nullptr};
+    for (int i = 0; i < n_in; ++i) {
+      const std::string summed =
+          SummedLabels(labels[i], n_in > 1 ? labels[1 - i] : std::string(), out_labels);
+      if (summed.empty()) continue;
+      reduced[i] = SumOutLabels(*operand[i], labels[i], summed);
+      operand[i] = &reduced[i];
+      labels[i] = WithoutLabels(labels[i], summed);
+    }
     if (n_in == 1) {
-      if (labels[0].size() != out_labels.size()) {
-        return absl::UnimplementedError("single-operand einsum supports only permutations");
+      for (size_t i = 0; i < labels[0].size(); ++i) {
+        if (labels[0].find(labels[0][i], i + 1) != std::string::npos ||
+            out_labels.find(labels[0][i]) == std::string::npos) {
+          return absl::UnimplementedError(absl::StrCat(
+              "einsum term \"", inputs_[0], "\" repeats a label (diagonals are not supported)"));
+        }
+      }
+      for (char c : out_labels) {
+        if (labels[0].find(c) == std::string::npos) {
+          return absl::InvalidArgumentError(absl::StrCat("einsum output label '", std::string(1, c),
+                                                         "' appears in no input"));
+        }
       }
       Tensor& out = ctx.allocate_output(0, dtype_, out_shape);
-      Permute(static_cast<const char*>(ctx.input(0).raw_data()), ctx.input(0).shape().dims(),
+      Permute(static_cast<const char*>(operand[0]->raw_data()), operand[0]->shape().dims(),
               PermutationTo(labels[0], out_labels), elem, static_cast<char*>(out.raw_data()));
       return absl::OkStatus();
     }
@@ -696,8 +789,8 @@ class EinsumKernel final : public OpKernel {
     } else {
       ASSIGN_OR_RETURN(plan, Plan(labels[0], labels[1], out_labels));
     }
-    const Tensor& a = ctx.input(plan.swap ? 1 : 0);
-    const Tensor& b = ctx.input(plan.swap ? 0 : 1);
+    const Tensor& a = *operand[plan.swap ? 1 : 0];
+    const Tensor& b = *operand[plan.swap ? 0 : 1];
     auto dims_of = [&](const std::string& ls) {
       int64_t p = 1;
       for (char c : ls) p *= size[static_cast<unsigned char>(c)];
@@ -802,14 +895,35 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateEinsum(const KernelConstruction&
       }
     }
   }
+  for (const std::string& term : inputs) {
+    for (size_t i = 0; i < term.size(); ++i) {
+      if (term[i] != '.' && term.find(term[i], i + 1) != std::string::npos) {
+        return absl::UnimplementedError(absl::StrCat(
+            "einsum equation \"", equation, "\" repeats label '", std::string(1, term[i]),
+            "' within a term (diagonals are not supported)"));
+      }
+    }
+  }
   std::optional<EinsumPlan> plan;
   std::optional<simd::PackedMatrix> packed;
   const bool ellipsis = eq.find("...") != std::string::npos;
+  if (inputs.size() == 1 && !ellipsis) {
+    for (char ch : output) {
+      if (inputs[0].find(ch) == std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat("einsum output label '", std::string(1, ch),
+                                                       "' appears in no input"));
+      }
+    }
+  }
   if (inputs.size() == 2 && !ellipsis) {
-    ASSIGN_OR_RETURN(plan, Plan(inputs[0], inputs[1], output));
+    const std::string summed0 = SummedLabels(inputs[0], inputs[1], output);
+    const std::string summed1 = SummedLabels(inputs[1], inputs[0], output);
+    ASSIGN_OR_RETURN(plan, Plan(WithoutLabels(inputs[0], summed0),
+                                WithoutLabels(inputs[1], summed1), output));
     // Constant right operand without batch labels (EinsumDense's kernel): pack it now.
     const Tensor* b = c.constant_input(plan->swap ? 0 : 1);
-    if (dtype == DataType::kFloat && b != nullptr && b->dtype() == DataType::kFloat &&
+    const bool b_summed = !(plan->swap ? summed0 : summed1).empty();
+    if (dtype == DataType::kFloat && b != nullptr && b->dtype() == DataType::kFloat && !b_summed &&
         plan->batch.empty() && b->rank() == static_cast<int>(plan->b_labels.size())) {
       Tensor src = *b;
       if (!plan->b_perm.empty()) {

@@ -386,7 +386,11 @@ class ConvKernel final : public OpKernel {
     }
     // im2col in blocks of rows small enough to stay in L2, each followed by its GEMM; blocks are
     // independent, so they are also the unit of parallelism.
-    const int64_t block = std::clamp<int64_t>((64 << 10) / std::max<int64_t>(k, 1) / 8 * 8, 8, 256);
+    // At most 256 KiB of im2col rows per block, and at least 4 blocks per thread for balance.
+    const int64_t threads = ctx.pool().parallelism();
+    const int64_t fit = (64 << 10) / std::max<int64_t>(k, 1);
+    const int64_t balanced = ((m + 4 * threads - 1) / (4 * threads) + 7) / 8 * 8;
+    const int64_t block = std::clamp<int64_t>(std::min(fit / 8 * 8, balanced), 8, 256);
     const int64_t blocks = (m + block - 1) / block;
     const int64_t panels = (g.out_c + simd::kPanelWidth - 1) / simd::kPanelWidth;
     auto run = [&](int64_t b0, int64_t b1) {

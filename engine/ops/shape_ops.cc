@@ -252,6 +252,57 @@ absl::Status ForwardInput(KernelContext& ctx) {
   return absl::OkStatus();
 }
 
+// ---- BroadcastGradientArgs ----
+
+// The reduction indices of the gradients of a broadcasting binary op (TensorFlow's BCast): for
+// each output dim (counted in the broadcast shape), r0 lists it when s0 was broadcast along it and
+// r1 when s1 was; a dim where both are 1 is listed in both. Ascending.
+absl::Status BroadcastGradientArgs(KernelContext& ctx) {
+  RETURN_IF_ERROR(ExpectNumInputs(ctx, 2));
+  const Tensor& t0 = ctx.input(0);
+  const Tensor& t1 = ctx.input(1);
+  if (t0.rank() != 1 || t1.rank() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("In[0] and In[1] must be vectors, got ",
+                                                   t0.shape().DebugString(), " and ",
+                                                   t1.shape().DebugString()));
+  }
+  if (t0.dtype() != t1.dtype()) {
+    return absl::InvalidArgumentError(absl::StrCat("s0 and s1 must have one dtype, got ",
+                                                   DataTypeName(t0.dtype()), " and ",
+                                                   DataTypeName(t1.dtype())));
+  }
+  ASSIGN_OR_RETURN(std::vector<int64_t> s0, IndexValues(t0, "s0"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> s1, IndexValues(t1, "s1"));
+  const int rank = static_cast<int>(std::max(s0.size(), s1.size()));
+  std::vector<int64_t> r0, r1;
+  for (int d = 0; d < rank; ++d) {
+    const int i0 = d - (rank - static_cast<int>(s0.size()));
+    const int i1 = d - (rank - static_cast<int>(s1.size()));
+    const int64_t x = i0 >= 0 ? s0[i0] : 1;
+    const int64_t y = i1 >= 0 ? s1[i1] : 1;
+    if (x == y) {
+      if (x == 1) {
+        r0.push_back(d);
+        r1.push_back(d);
+      }
+    } else if (x == 1) {
+      r0.push_back(d);
+    } else if (y == 1) {
+      r1.push_back(d);
+    } else {
+      Shape a(s0), b(s1);
+      return absl::InvalidArgumentError(
+          absl::StrCat("Incompatible shapes: ", a.DebugString(), " vs. ", b.DebugString()));
+    }
+  }
+  for (int k = 0; k < 2; ++k) {
+    const std::vector<int64_t>& r = k == 0 ? r0 : r1;
+    Tensor& out = ctx.allocate_output(k, t0.dtype(), Shape{static_cast<int64_t>(r.size())});
+    for (size_t i = 0; i < r.size(); ++i) RETURN_IF_ERROR(WriteIndex(out, i, r[i]));
+  }
+  return absl::OkStatus();
+}
+
 // ---- Unpack ----
 
 class UnpackKernel final : public OpKernel {
@@ -1436,6 +1487,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateAssert(const KernelConstruction&
 
 void RegisterShapeOps(OpRegistry& registry) {
   registry.Add("Assert", {.factory = CreateAssert, .stateful = true, .num_outputs = 0});
+  registry.Add("BroadcastGradientArgs", {.compute = BroadcastGradientArgs});
   registry.Add("BroadcastTo", {.compute = BroadcastTo});
   registry.Add("EnsureShape", {.factory = CreateEnsureShape});
   registry.Add("Gather", {.compute = Gather});

@@ -371,6 +371,33 @@ TEST(ShapeOpsTest, WhereOneHotShapeNSizeRank) {
   ExpectTensor<int32_t>((*rk)[0], {}, {3});
 }
 
+TEST(ShapeOpsTest, BroadcastGradientArgs) {
+  auto run = [](std::vector<int32_t> a, std::vector<int32_t> b) {
+    OpTest t("BroadcastGradientArgs");
+    t.Input(I32(a)).Input(I32(b));
+    return t.Run(2);
+  };
+  auto r = run({2, 3}, {3});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectTensor<int32_t>((*r)[0], {0}, {});
+  ExpectTensor<int32_t>((*r)[1], {1}, {0});
+  auto outer = run({2, 1}, {1, 3});
+  ASSERT_TRUE(outer.ok());
+  ExpectTensor<int32_t>((*outer)[0], {1}, {1});
+  ExpectTensor<int32_t>((*outer)[1], {1}, {0});
+  // Dims of 1 on both sides are reduced on both sides.
+  auto ones = run({1, 4}, {1, 4});
+  ASSERT_TRUE(ones.ok());
+  ExpectTensor<int32_t>((*ones)[0], {1}, {0});
+  ExpectTensor<int32_t>((*ones)[1], {1}, {0});
+  auto scalar = run({}, {2, 2});
+  ASSERT_TRUE(scalar.ok());
+  ExpectTensor<int32_t>((*scalar)[0], {2}, {0, 1});
+  ExpectTensor<int32_t>((*scalar)[1], {0}, {});
+  ExpectError(run({2}, {3}).status(), absl::StatusCode::kInvalidArgument,
+              "Incompatible shapes: [2] vs. [3]");
+}
+
 TEST(ShapeOpsTest, EnsureShapeAndAssert) {
   OpTest ok("EnsureShape");
   ok.ShapeAttr("shape", PartialShape{-1, 3}).Input(Iota({2, 3}));

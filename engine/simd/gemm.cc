@@ -68,13 +68,14 @@ HWY_INLINE void MicroKernel(int64_t k, const float* HWY_RESTRICT a, int64_t lda,
       }
     }
   }
+  // Broadcasts first, then one panel vector at a time: kRows * kVecs + kRows + 1 registers.
   for (; p < k; ++p) {
     const float* bp = b + p * kPanelWidth;
-    V bv[kVecs];
-    for (int v = 0; v < kVecs; ++v) bv[v] = hn::Load(d, bp + v * kLanes);
-    for (int r = 0; r < kRows; ++r) {
-      const V ar = hn::Set(d, ap[r][p]);
-      for (int v = 0; v < kVecs; ++v) acc[0][r][v] = hn::MulAdd(ar, bv[v], acc[0][r][v]);
+    V ar[kRows];
+    for (int r = 0; r < kRows; ++r) ar[r] = hn::Set(d, ap[r][p]);
+    for (int v = 0; v < kVecs; ++v) {
+      const V bv = hn::Load(d, bp + v * kLanes);
+      for (int r = 0; r < kRows; ++r) acc[0][r][v] = hn::MulAdd(ar[r], bv, acc[0][r][v]);
     }
   }
   for (int s = 1; s < kSplit; ++s) {
@@ -227,8 +228,9 @@ void GemmTile(const GemmParams& p, int64_t row_begin, int64_t row_end, int64_t p
 void Gemm(const GemmParams& p, ThreadPool* pool) {
   if (p.m <= 0 || p.n <= 0) return;
   const int64_t panels = (p.n + kPanelWidth - 1) / kPanelWidth;
-  // Below ~64k multiply-adds, waking a second thread costs more than it saves.
-  constexpr int64_t kParallelMacs = 1 << 16;
+  // Below ~256k multiply-adds (a few microseconds), waking a second thread costs more than it
+  // saves.
+  constexpr int64_t kParallelMacs = 1 << 18;
   const int threads = pool == nullptr ? 1 : pool->parallelism();
   if (threads <= 1 || p.m * p.n * p.k < kParallelMacs) {
     GemmTile(p, 0, p.m, 0, panels);

@@ -79,40 +79,92 @@ HWY_INLINE void ValidTaps(int64_t ix0, int kw, int dilation, int64_t in_w, int* 
   *kx_end = e;
 }
 
+// Channels [c_begin, channels) of one output pixel, taps limited to the valid window (borders
+// and padding rows).
+template <Activation kAct>
+HWY_INLINE void DepthwisePixel(const DepthwiseRowParams& p, int64_t ox, int64_t c_begin) {
+  const DF d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const VF va = hn::Set(d, p.alpha);
+  const int64_t ch = p.channels;
+  const int64_t ix0 = ox * p.stride_w - p.pad_left;
+  int kx_begin, kx_end;
+  ValidTaps(ix0, p.kw, p.dilation_w, p.in_w, &kx_begin, &kx_end);
+  float* out = p.out + ox * ch;
+  for (int64_t c = c_begin; c < ch; c += lanes) {
+    const bool full = c + lanes <= ch;
+    const size_t tail = static_cast<size_t>(std::min(lanes, ch - c));
+    auto load = [&](const float* ptr) { return full ? hn::LoadU(d, ptr) : LoadTail(d, ptr, tail); };
+    VF acc = p.bias != nullptr ? load(p.bias + c) : hn::Zero(d);
+    for (int ky = 0; ky < p.kh; ++ky) {
+      const float* row = p.in_rows[ky];
+      if (row == nullptr) continue;
+      const float* w = p.filter + static_cast<int64_t>(ky) * p.kw * ch + c;
+      for (int kx = kx_begin; kx < kx_end; ++kx) {
+        const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
+        acc = hn::MulAdd(load(row + ix * ch + c), load(w + kx * ch), acc);
+      }
+    }
+    acc = Activate<kAct>(d, acc, va);
+    if (full) {
+      hn::StoreU(acc, d, out + c);
+    } else {
+      StoreTail(d, acc, out + c, tail);
+    }
+  }
+}
+
 void DepthwiseConvRowImpl(const DepthwiseRowParams& p) {
   WithActivation(p.activation, [&]<Activation kAct>() {
     const DF d;
     const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
     const VF va = hn::Set(d, p.alpha);
     const int64_t ch = p.channels;
-    for (int64_t ox = 0; ox < p.out_w; ++ox) {
+    const int64_t full_c = ch / lanes * lanes;
+    const int64_t span = static_cast<int64_t>(p.kw - 1) * p.dilation_w;
+    auto interior = [&](int64_t ox) {
       const int64_t ix0 = ox * p.stride_w - p.pad_left;
-      int kx_begin, kx_end;
-      ValidTaps(ix0, p.kw, p.dilation_w, p.in_w, &kx_begin, &kx_end);
+      return ix0 >= 0 && ix0 + span < p.in_w;
+    };
+    int64_t ox = 0;
+    while (ox < p.out_w) {
+      if (ox + 4 > p.out_w || !interior(ox) || !interior(ox + 3) || full_c == 0) {
+        DepthwisePixel<kAct>(p, ox, 0);
+        ++ox;
+        continue;
+      }
+      // Four neighbouring pixels whose windows lie inside the row share every filter load and
+      // give four independent FMA chains.
+      const int64_t ix0 = ox * p.stride_w - p.pad_left;
+      const int64_t step = p.stride_w * ch;
       float* out = p.out + ox * ch;
-      for (int64_t c = 0; c < ch; c += lanes) {
-        const bool full = c + lanes <= ch;
-        const size_t tail = static_cast<size_t>(std::min(lanes, ch - c));
-        auto load = [&](const float* ptr) {
-          return full ? hn::LoadU(d, ptr) : LoadTail(d, ptr, tail);
-        };
-        VF acc = p.bias != nullptr ? load(p.bias + c) : hn::Zero(d);
+      for (int64_t c = 0; c < full_c; c += lanes) {
+        const VF b = p.bias != nullptr ? hn::LoadU(d, p.bias + c) : hn::Zero(d);
+        VF a0 = b, a1 = b, a2 = b, a3 = b;
         for (int ky = 0; ky < p.kh; ++ky) {
           const float* row = p.in_rows[ky];
           if (row == nullptr) continue;
           const float* w = p.filter + static_cast<int64_t>(ky) * p.kw * ch + c;
-          for (int kx = kx_begin; kx < kx_end; ++kx) {
-            const int64_t ix = ix0 + static_cast<int64_t>(kx) * p.dilation_w;
-            acc = hn::MulAdd(load(row + ix * ch + c), load(w + kx * ch), acc);
+          const float* in = row + ix0 * ch + c;
+          for (int kx = 0; kx < p.kw; ++kx) {
+            const VF wv = hn::LoadU(d, w + kx * ch);
+            const float* px = in + static_cast<int64_t>(kx) * p.dilation_w * ch;
+            a0 = hn::MulAdd(hn::LoadU(d, px), wv, a0);
+            a1 = hn::MulAdd(hn::LoadU(d, px + step), wv, a1);
+            a2 = hn::MulAdd(hn::LoadU(d, px + 2 * step), wv, a2);
+            a3 = hn::MulAdd(hn::LoadU(d, px + 3 * step), wv, a3);
           }
         }
-        acc = Activate<kAct>(d, acc, va);
-        if (full) {
-          hn::StoreU(acc, d, out + c);
-        } else {
-          StoreTail(d, acc, out + c, tail);
-        }
+        hn::StoreU(Activate<kAct>(d, a0, va), d, out + c);
+        hn::StoreU(Activate<kAct>(d, a1, va), d, out + ch + c);
+        hn::StoreU(Activate<kAct>(d, a2, va), d, out + 2 * ch + c);
+        hn::StoreU(Activate<kAct>(d, a3, va), d, out + 3 * ch + c);
       }
+      // The partial last vector of channels, one pixel at a time.
+      if (full_c < ch) {
+        for (int64_t j = 0; j < 4; ++j) DepthwisePixel<kAct>(p, ox + j, full_c);
+      }
+      ox += 4;
     }
   });
 }

@@ -10,12 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "kserve/grpc_predict_v2.grpc.pb.h"
-// model_service.grpc.pb.h pulls in model_server_config.pb.h, whose inline code names the
-// deprecated ModelType values.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
-#pragma GCC diagnostic pop
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 #include "tests/integration/grpc_test_util.h"
 #include "tests/integration/server_process.h"

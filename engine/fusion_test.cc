@@ -1,0 +1,250 @@
+// The fusion pass: which chains it rewrites, which it must leave alone, and that the fused graph
+// computes what the original does (constant weights, so the kernels pre-pack and fold batch norms).
+#include "engine/fusion.h"
+
+#include <cmath>
+#include <random>
+
+#include "engine/function.h"
+#include "engine/tensor_proto.h"
+#include "gtest/gtest.h"
+
+namespace savant::engine {
+namespace {
+
+// Builds GraphDefs in code: constants carry real tensors.
+class GraphBuilder {
+ public:
+  GraphBuilder& Placeholder(const std::string& name) {
+    auto* n = Add(name, "Placeholder", {});
+    (*n->mutable_attr())["dtype"].set_type(tensorflow::DT_FLOAT);
+    return *this;
+  }
+  GraphBuilder& Const(const std::string& name, const Tensor& t) {
+    auto* n = Add(name, "Const", {});
+    (*n->mutable_attr())["dtype"].set_type(static_cast<tensorflow::DataType>(t.dtype()));
+    TensorToProto(t, (*n->mutable_attr())["value"].mutable_tensor());
+    return *this;
+  }
+  tensorflow::NodeDef* Op(const std::string& name, const std::string& op,
+                          const std::vector<std::string>& inputs) {
+    auto* n = Add(name, op, inputs);
+    (*n->mutable_attr())["T"].set_type(tensorflow::DT_FLOAT);
+    return n;
+  }
+  tensorflow::NodeDef* Conv(const std::string& name, const std::string& op, const std::string& x,
+                            const std::string& w, int64_t stride) {
+    auto* n = Op(name, op, {x, w});
+    auto& strides = (*n->mutable_attr())["strides"];
+    for (int64_t s : {int64_t{1}, stride, stride, int64_t{1}}) strides.mutable_list()->add_i(s);
+    (*n->mutable_attr())["padding"].set_s("SAME");
+    return n;
+  }
+  tensorflow::NodeDef* BatchNorm(const std::string& name, const std::string& x,
+                                 const std::string& prefix) {
+    auto* n = Op(name, "FusedBatchNormV3",
+                 {x, prefix + "scale", prefix + "offset", prefix + "mean", prefix + "var"});
+    (*n->mutable_attr())["U"].set_type(tensorflow::DT_FLOAT);
+    (*n->mutable_attr())["epsilon"].set_f(0.001f);
+    (*n->mutable_attr())["is_training"].set_b(false);
+    return n;
+  }
+  std::shared_ptr<const Graph> Build() {
+    auto g = Graph::Import(def_, std::make_shared<FunctionLibrary>());
+    EXPECT_TRUE(g.ok()) << g.status();
+    return *g;
+  }
+
+ private:
+  tensorflow::NodeDef* Add(const std::string& name, const std::string& op,
+                           const std::vector<std::string>& inputs) {
+    auto* n = def_.add_node();
+    n->set_name(name);
+    n->set_op(op);
+    for (const auto& i : inputs) n->add_input(i);
+    return n;
+  }
+  tensorflow::GraphDef def_;
+};
+
+Tensor RandomTensor(const Shape& shape, uint32_t seed, float lo = -1, float hi = 1) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  Tensor t(DataType::kFloat, shape);
+  for (float& v : t.flat<float>()) v = dist(rng);
+  return t;
+}
+
+std::vector<std::string> StepOps(std::shared_ptr<const Graph> g, const std::string& fetch) {
+  auto fn = Function::Compile(g, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x:0"}, .fetches = {fetch}});
+  EXPECT_TRUE(fn.ok()) << fn.status();
+  return fn.ok() ? (*fn)->step_ops() : std::vector<std::string>{};
+}
+
+Tensor RunGraph(std::shared_ptr<const Graph> g, const std::string& fetch, const Tensor& x) {
+  auto fn = Function::Compile(g, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x:0"}, .fetches = {fetch}});
+  EXPECT_TRUE(fn.ok()) << fn.status();
+  std::vector<Tensor> out;
+  std::vector<Tensor> feeds = {x};
+  auto st = (*fn)->Run(feeds, &out);
+  EXPECT_TRUE(st.ok()) << st;
+  return out.at(0);
+}
+
+void ExpectSameValues(const Tensor& fused, const Tensor& plain) {
+  ASSERT_EQ(fused.shape(), plain.shape());
+  for (int64_t i = 0; i < plain.num_elements(); ++i) {
+    const float want = plain.flat<float>()[i];
+    EXPECT_NEAR(fused.flat<float>()[i], want, 1e-5 * std::max(1.0f, std::abs(want))) << i;
+  }
+}
+
+// x -> MatMul(w) -> BiasAdd(b) -> Relu
+GraphBuilder Dense(const std::string& act = "Relu") {
+  GraphBuilder b;
+  b.Placeholder("x")
+      .Const("w", RandomTensor({16, 40}, 1))
+      .Const("b", RandomTensor({40}, 2));
+  b.Op("mm", "MatMul", {"x", "w"});
+  b.Op("bias", "BiasAdd", {"mm", "b"});
+  if (!act.empty()) b.Op("act", act, {"bias"});
+  return b;
+}
+
+TEST(FusionTest, DenseChainBecomesOneFusedMatMul) {
+  auto graph = Dense().Build();
+  auto fused = FuseForInference(graph, {"x", "act"});
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  EXPECT_EQ(StepOps(graph, "act:0"), (std::vector<std::string>{"MatMul", "BiasAdd", "Relu"}));
+  EXPECT_EQ(StepOps(*fused, "act:0"), (std::vector<std::string>{"_FusedMatMul"}));
+  const Tensor x = RandomTensor({5, 16}, 3);
+  ExpectSameValues(RunGraph(*fused, "act:0", x), RunGraph(graph, "act:0", x));
+}
+
+TEST(FusionTest, EveryActivationMatchesUnfused) {
+  for (const char* act : {"Relu6", "Elu", "LeakyRelu", "Sigmoid", "Tanh"}) {
+    SCOPED_TRACE(act);
+    auto graph = Dense(act).Build();
+    auto fused = FuseForInference(graph, {});
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    EXPECT_EQ(StepOps(*fused, "act:0"), (std::vector<std::string>{"_FusedMatMul"}));
+    const Tensor x = RandomTensor({3, 16}, 4, -3, 3);
+    ExpectSameValues(RunGraph(*fused, "act:0", x), RunGraph(graph, "act:0", x));
+  }
+}
+
+TEST(FusionTest, KeptIntermediateIsNotAbsorbed) {
+  auto graph = Dense().Build();
+  // A signature fetches the BiasAdd: the MatMul may still fuse with it, but the Relu stays.
+  auto fused = FuseForInference(graph, {"x", "bias:0", "act"});
+  ASSERT_TRUE(fused.ok());
+  EXPECT_EQ(StepOps(*fused, "act:0"), (std::vector<std::string>{"_FusedMatMul", "Relu"}));
+  // A fetched MatMul output blocks the whole chain.
+  auto none = FuseForInference(graph, {"mm"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->get(), graph.get());
+}
+
+TEST(FusionTest, IntermediateWithTwoConsumersIsNotAbsorbed) {
+  GraphBuilder b = Dense();
+  b.Op("other", "Neg", {"mm"});  // a second reader of the MatMul
+  auto graph = b.Build();
+  auto fused = FuseForInference(graph, {});
+  ASSERT_TRUE(fused.ok());
+  EXPECT_EQ(fused->get(), graph.get());
+  // The same for a second reader of the BiasAdd: MatMul+BiasAdd fuse, the Relu does not.
+  GraphBuilder c = Dense();
+  c.Op("other", "Neg", {"bias"});
+  auto graph2 = c.Build();
+  auto fused2 = FuseForInference(graph2, {});
+  ASSERT_TRUE(fused2.ok());
+  EXPECT_EQ(StepOps(*fused2, "act:0"), (std::vector<std::string>{"_FusedMatMul", "Relu"}));
+  const Tensor x = RandomTensor({2, 16}, 5);
+  ExpectSameValues(RunGraph(*fused2, "other:0", x), RunGraph(graph2, "other:0", x));
+}
+
+TEST(FusionTest, ConvBatchNormRelu6FoldsIntoOneKernel) {
+  for (const char* conv : {"Conv2D", "DepthwiseConv2dNative"}) {
+    SCOPED_TRACE(conv);
+    const bool depthwise = std::string(conv) == "DepthwiseConv2dNative";
+    const int64_t oc = depthwise ? 8 : 12;
+    GraphBuilder b;
+    b.Placeholder("x")
+        .Const("w", RandomTensor({3, 3, 8, depthwise ? 1 : oc}, 6))
+        .Const("bn/scale", RandomTensor({oc}, 7, 0.5f, 2))
+        .Const("bn/offset", RandomTensor({oc}, 8))
+        .Const("bn/mean", RandomTensor({oc}, 9))
+        .Const("bn/var", RandomTensor({oc}, 10, 0.1f, 2));
+    b.Conv("conv", conv, "x", "w", 2);
+    b.BatchNorm("bn", "conv", "bn/");
+    b.Op("act", "Relu6", {"bn"});
+    auto graph = b.Build();
+    auto fused = FuseForInference(graph, {});
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    EXPECT_EQ(StepOps(*fused, "act:0"),
+              (std::vector<std::string>{depthwise ? "_FusedDepthwiseConv2dNative" : "_FusedConv2D"}));
+    const Tensor x = RandomTensor({2, 9, 10, 8}, 11);
+    ExpectSameValues(RunGraph(*fused, "act:0", x), RunGraph(graph, "act:0", x));
+  }
+}
+
+TEST(FusionTest, ConvBiasWithoutActivationAndBatchNormStatsInUse) {
+  GraphBuilder b;
+  b.Placeholder("x").Const("w", RandomTensor({1, 1, 4, 6}, 12)).Const("b", RandomTensor({6}, 13));
+  b.Conv("conv", "Conv2D", "x", "w", 1);
+  b.Op("bias", "BiasAdd", {"conv", "b"});
+  auto graph = b.Build();
+  auto fused = FuseForInference(graph, {});
+  ASSERT_TRUE(fused.ok());
+  EXPECT_EQ(StepOps(*fused, "bias:0"), (std::vector<std::string>{"_FusedConv2D"}));
+  const Tensor x = RandomTensor({1, 3, 3, 4}, 14);
+  ExpectSameValues(RunGraph(*fused, "bias:0", x), RunGraph(graph, "bias:0", x));
+
+  // A batch norm whose running-mean output is read elsewhere cannot be replaced.
+  GraphBuilder c;
+  c.Placeholder("x")
+      .Const("w", RandomTensor({1, 1, 4, 6}, 12))
+      .Const("bn/scale", RandomTensor({6}, 1))
+      .Const("bn/offset", RandomTensor({6}, 2))
+      .Const("bn/mean", RandomTensor({6}, 3))
+      .Const("bn/var", RandomTensor({6}, 4, 0.1f, 1));
+  c.Conv("conv", "Conv2D", "x", "w", 1);
+  c.BatchNorm("bn", "conv", "bn/");
+  c.Op("m", "Neg", {"bn:1"});
+  auto graph2 = c.Build();
+  auto fused2 = FuseForInference(graph2, {});
+  ASSERT_TRUE(fused2.ok());
+  EXPECT_EQ(fused2->get(), graph2.get());
+}
+
+TEST(FusionTest, ParseFusedOpsValidatesCombinations) {
+  Node n;
+  n.op = "_FusedMatMul";
+  auto set = [&](std::vector<std::string> ops, int64_t num_args) {
+    tensorflow::AttrValue v;
+    v.mutable_list();
+    for (auto& s : ops) v.mutable_list()->add_s(s);
+    n.attrs["fused_ops"] = v;
+    n.attrs["num_args"].set_i(num_args);
+  };
+  set({"BiasAdd", "Relu"}, 1);
+  auto ok = ParseFusedOps(n);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->kind, FusedOps::Kind::kBiasAdd);
+  EXPECT_EQ(ok->activation, simd::Activation::kRelu);
+  set({"FusedBatchNorm", "Relu6"}, 4);
+  ASSERT_TRUE(ParseFusedOps(n).ok());
+  set({"BiasAdd", "Add", "Relu"}, 2);
+  auto add = ParseFusedOps(n);
+  ASSERT_TRUE(add.ok());
+  EXPECT_TRUE(add->add);
+  set({"BiasAdd"}, 2);
+  EXPECT_EQ(ParseFusedOps(n).status().code(), absl::StatusCode::kInvalidArgument);
+  set({"Relu", "BiasAdd"}, 1);
+  EXPECT_EQ(ParseFusedOps(n).status().code(), absl::StatusCode::kUnimplemented);
+}
+
+}  // namespace
+}  // namespace savant::engine
