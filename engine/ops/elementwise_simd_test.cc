@@ -4,6 +4,7 @@
 // values mixed in, and in place. Tolerances are stated per op in ulps.
 #include "engine/ops/elementwise_simd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -206,6 +207,28 @@ TEST_P(ElementwiseSimdTest, ExpShiftSumMatchesScalarReference) {
       want_sum += want;
     }
     EXPECT_NEAR(sum, want_sum, 1e-6 * std::max(1.0, want_sum));
+  }
+}
+
+TEST_P(ElementwiseSimdTest, MaxMatchesScalarReferenceAndPropagatesNaN) {
+  for (int64_t n : Lengths()) {
+    if (n == 0) continue;  // MaxF32 requires n >= 1
+    SCOPED_TRACE("n=" + std::to_string(n));
+    std::vector<float> in(n);
+    std::mt19937 rng(static_cast<uint32_t>(n) + 7);
+    std::uniform_real_distribution<float> dist(-50, 50);
+    for (auto& x : in) x = dist(rng);
+    // The maximum at every position class: first, last, inside the vector body.
+    for (int64_t at : {int64_t{0}, n - 1, n / 2}) {
+      std::vector<float> v = in;
+      v[at] = 1000.0f;
+      EXPECT_EQ(MaxF32(v.data(), n), 1000.0f) << "max at " << at;
+      v[at] = NAN;
+      EXPECT_TRUE(std::isnan(MaxF32(v.data(), n))) << "NaN at " << at;
+    }
+    std::vector<float> neg(n, -HUGE_VALF);
+    EXPECT_EQ(MaxF32(neg.data(), n), -HUGE_VALF);
+    EXPECT_EQ(MaxF32(in.data(), n), *std::max_element(in.begin(), in.end()));
   }
 }
 
