@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
+#include "engine/shape_inference.h"
 
 namespace savant::engine {
 namespace {
@@ -141,6 +142,9 @@ struct Function::Plan {
   bool parallel = false;
   std::vector<std::vector<int>> successors;
   std::vector<int> num_preds;
+  // Static shapes, from spec.feed_shapes: per run-time value and per fetch.
+  std::vector<PartialShape> value_shapes;
+  std::vector<PartialShape> fetch_shapes;
   std::deque<Tensor> constants;  // deque: kernels may keep pointers to constant inputs
   std::vector<Source> fetches;
   int num_values = 0;
@@ -180,6 +184,8 @@ Function::~Function() = default;
 int Function::num_steps() const { return static_cast<int>(plan_->steps.size()); }
 
 bool Function::runs_steps_in_parallel() const { return plan_->parallel; }
+
+const std::vector<PartialShape>& Function::fetch_shapes() const { return plan_->fetch_shapes; }
 
 std::vector<std::string> Function::step_ops() const {
   std::vector<std::string> ops;
@@ -475,6 +481,38 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
     expensive_steps += st.expensive ? 1 : 0;
     longest_chain = std::max(longest_chain, chain[i]);
   }
+  // Static shapes, step by step in plan order.
+  if (!s.feed_shapes.empty() && s.feed_shapes.size() != r.feeds.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(label, s.feed_shapes.size(), " feed shapes for ",
+                                                   r.feeds.size(), " feeds"));
+  }
+  const auto feed_shape = [&](int i) {
+    return s.feed_shapes.empty() ? PartialShape::UnknownRank() : s.feed_shapes[i];
+  };
+  const auto static_shape = [&](const Source& src) {
+    switch (src.kind) {
+      case Source::kConstant: return PartialShape(plan.constants[src.index].shape());
+      case Source::kFeed: return feed_shape(src.index);
+      case Source::kValue: break;
+    }
+    return plan.value_shapes[src.index];
+  };
+  plan.value_shapes.assign(plan.num_values, PartialShape::UnknownRank());
+  for (const auto& st : plan.steps) {
+    std::vector<PartialShape> input_shapes;
+    absl::InlinedVector<const Tensor*, 4> input_constants;
+    for (const Source& src : st.inputs) {
+      input_shapes.push_back(static_shape(src));
+      input_constants.push_back(src.kind == Source::kConstant ? &plan.constants[src.index] : nullptr);
+    }
+    auto shapes = InferNodeShapes(*st.node, input_shapes, input_constants, st.num_outputs);
+    if (!shapes.ok()) {
+      return Annotate(shapes.status(), absl::StrCat(label, "node \"", st.node->name, "\" (", st.node->op, ")"));
+    }
+    for (int p = 0; p < st.num_outputs; ++p) plan.value_shapes[st.first_output + p] = (*shapes)[p];
+  }
+  for (const Source& f : plan.fetches) plan.fetch_shapes.push_back(static_shape(f));
+
   switch (s.inter_op) {
     case FunctionSpec::InterOp::kAlways:
       plan.parallel = true;

@@ -46,6 +46,11 @@ struct FunctionSpec {
   // kNever force the ready queue or plan order (tests, benchmarks).
   enum class InterOp { kAuto, kAlways, kNever };
   InterOp inter_op = InterOp::kAuto;
+  // Static shapes of the feeds, in the order of `feeds` (a signature's input shapes, usually with
+  // an unknown batch dimension); empty means all unknown. Compile propagates them through the
+  // plan (engine/shape_inference.h) and fails with INVALID_ARGUMENT naming the node when known
+  // dims cannot fit the op.
+  std::vector<PartialShape> feed_shapes;
 };
 
 // Names of the variables that the nodes needed by (fetches, targets) may assign: TF1 Assign* on a
@@ -73,6 +78,9 @@ class Function {
   std::vector<std::string> step_ops() const;
   // True when Run uses the ready queue rather than plan order.
   bool runs_steps_in_parallel() const;
+  // The static shapes of the fetches, in the order of spec.fetches, inferred at compile time from
+  // spec.feed_shapes; unknown dims are -1 and unknown ranks are UnknownRank().
+  const std::vector<PartialShape>& fetch_shapes() const;
 
   struct Plan;
 
