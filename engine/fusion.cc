@@ -60,6 +60,57 @@ void SetList(Node& node, const std::string& name, const std::vector<std::string>
   node.attrs[name] = v;
 }
 
+// Whether `ep` is a value fixed at load time: a Const or a variable read, possibly through
+// Identity nodes (TF2 SavedModels read weights with ReadVariableOp).
+bool IsWeight(const Graph& g, Endpoint ep) {
+  for (int depth = 0; depth < 8; ++depth) {
+    const Node& n = g.node(ep.node);
+    if (n.op == "Const" || n.op == "ReadVariableOp") return true;
+    if ((n.op != "Identity" && n.op != "Snapshot") || n.inputs.size() != 1) return false;
+    ep = n.inputs[0];
+  }
+  return false;
+}
+
+// Einsum -> Add/AddV2/BiasAdd of a weight => _FusedEinsum (Keras EinsumDense's bias). Returns the
+// fused node, or nullopt when `head` does not start such a chain.
+std::optional<Node> FuseEinsumBias(const Graph& g, const Uses& uses,
+                                   const std::vector<bool>& kept, int head, int* tail) {
+  const Node& h = g.node(head);
+  if (h.op != "Einsum" || !IsFloat(h) || kept[head] || h.inputs.size() != 2) return std::nullopt;
+  const int next = SoleConsumer(uses, head);
+  if (next < 0) return std::nullopt;
+  const Node& nx = g.node(next);
+  if (!(nx.op == "AddV2" || nx.op == "Add" || nx.op == "BiasAdd") || !IsFloat(nx) ||
+      nx.inputs.size() != 2) {
+    return std::nullopt;
+  }
+  if (nx.op == "BiasAdd" && GetStringAttrOr(nx, "data_format", "NHWC") != "NHWC") return std::nullopt;
+  // AddV2 commutes; BiasAdd's bias is its second input.
+  int bias_port;
+  if (nx.inputs[0] == Endpoint{head, 0}) {
+    bias_port = 1;
+  } else if (nx.op != "BiasAdd" && nx.inputs[1] == Endpoint{head, 0}) {
+    bias_port = 0;
+  } else {
+    return std::nullopt;
+  }
+  if (!IsWeight(g, nx.inputs[bias_port])) return std::nullopt;
+  Node fused;
+  fused.name = nx.name;
+  fused.op = "_FusedEinsum";
+  fused.device = h.device;
+  fused.inputs = {h.inputs[0], h.inputs[1], nx.inputs[bias_port]};
+  for (int n : {head, next}) {
+    for (int c : g.node(n).control_inputs) fused.control_inputs.push_back(c);
+  }
+  fused.attrs = h.attrs;
+  SetList(fused, "fused_ops", {"BiasAdd"});
+  fused.attrs["num_args"].set_i(1);
+  *tail = next;
+  return fused;
+}
+
 }  // namespace
 
 std::optional<Activation> ActivationFromName(absl::string_view name) {
@@ -136,6 +187,10 @@ absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
   std::vector<Rewrite> rewrites;
   for (int head = 0; head < g.num_nodes(); ++head) {
     const Node& h = g.node(head);
+    if (int tail; auto einsum = FuseEinsumBias(g, uses, kept, head, &tail)) {
+      rewrites.push_back({tail, *std::move(einsum)});
+      continue;
+    }
     const bool matmul = h.op == "MatMul";
     const bool conv = h.op == "Conv2D";
     const bool depthwise = h.op == "DepthwiseConv2dNative";

@@ -8,7 +8,11 @@
 //   Conv2D -> BiasAdd [-> act]                        => _FusedConv2D
 //   Conv2D -> FusedBatchNorm{,V2,V3} [-> act]         => _FusedConv2D (fused_ops FusedBatchNorm)
 //   DepthwiseConv2dNative -> BiasAdd|FusedBatchNorm.. => _FusedDepthwiseConv2dNative
+//   Einsum -> Add|AddV2|BiasAdd of a weight           => _FusedEinsum (fused_ops [BiasAdd])
 //
+// _FusedEinsum is Savant's own op (TensorFlow has none): Einsum's attrs plus fused_ops/num_args,
+// inputs (a, b, bias). Keras EinsumDense adds its bias this way; the kernel adds the bias in the
+// product's epilogue when it lies along the output's trailing dims, and broadcasts it otherwise.
 // act is one of Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh. Graphs that grappler already fused
 // (TF's own _Fused* nodes) run on the same kernels. The fused node takes the name of the last
 // node of the chain, so consumers and signatures keep referring to it; the absorbed nodes stay in

@@ -219,6 +219,63 @@ TEST(FusionTest, ConvBiasWithoutActivationAndBatchNormStatsInUse) {
   EXPECT_EQ(fused2->get(), graph2.get());
 }
 
+// x -> Einsum(eq, w) -> AddV2(bias), as Keras EinsumDense emits; `bias_first` swaps AddV2's
+// operands.
+std::shared_ptr<const Graph> EinsumDense(const std::string& eq, const Shape& w, const Shape& bias,
+                                         bool bias_first) {
+  GraphBuilder b;
+  b.Placeholder("x").Const("w", RandomTensor(w, 5)).Const("b", RandomTensor(bias, 6));
+  auto* e = b.Op("einsum", "Einsum", {"x", "w"});
+  (*e->mutable_attr())["equation"].set_s(eq);
+  (*e->mutable_attr())["N"].set_i(2);
+  if (bias_first) {
+    b.Op("add", "AddV2", {"b", "einsum"});
+  } else {
+    b.Op("add", "AddV2", {"einsum", "b"});
+  }
+  return b.Build();
+}
+
+TEST(FusionTest, EinsumBiasBecomesFusedEinsumAndMatches) {
+  struct Case {
+    std::string eq;
+    Shape x, w, bias;
+    bool bias_first;
+  };
+  const Case cases[] = {
+      // The bias lies along the output's trailing dims: added in the GEMM epilogue.
+      {"abc,cde->abde", {2, 5, 8}, {8, 3, 4}, {3, 4}, false},
+      {"abcd,cde->abe", {2, 5, 3, 4}, {3, 4, 6}, {6}, true},
+      {"abc,cd->abd", {3, 4, 8}, {8, 16}, {1, 1, 16}, false},
+      // Any other broadcast is added after the product.
+      {"abc,cde->abde", {2, 5, 8}, {8, 3, 4}, {5, 1, 1}, false},
+      {"abc,cde->abde", {2, 5, 8}, {8, 3, 4}, {3, 1}, true},
+      // Output permuted after the product.
+      {"abc,cd->adb", {2, 3, 8}, {8, 4}, {3}, false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.eq + " bias " + c.bias.DebugString());
+    auto graph = EinsumDense(c.eq, c.w, c.bias, c.bias_first);
+    auto fused = FuseForInference(graph, {"x", "add"});
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    EXPECT_EQ(StepOps(*fused, "add:0"), (std::vector<std::string>{"_FusedEinsum"}));
+    const Tensor x = RandomTensor(c.x, 7);
+    ExpectSameValues(RunGraph(*fused, "add:0", x), RunGraph(graph, "add:0", x));
+  }
+}
+
+TEST(FusionTest, EinsumAddOfAComputedTensorIsNotFused) {
+  GraphBuilder b;
+  b.Placeholder("x").Const("w", RandomTensor({4, 4}, 8));
+  auto* e = b.Op("einsum", "Einsum", {"x", "w"});
+  (*e->mutable_attr())["equation"].set_s("ab,bc->ac");
+  (*e->mutable_attr())["N"].set_i(2);
+  b.Op("add", "AddV2", {"einsum", "x"});  // a residual connection, not a bias
+  auto fused = FuseForInference(b.Build(), {"x", "add"});
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  EXPECT_EQ(StepOps(*fused, "add:0"), (std::vector<std::string>{"Einsum", "AddV2"}));
+}
+
 TEST(FusionTest, ParseFusedOpsValidatesCombinations) {
   Node n;
   n.op = "_FusedMatMul";

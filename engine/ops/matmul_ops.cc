@@ -288,14 +288,16 @@ int64_t NumElements(std::span<const int64_t> dims) {
 template <typename T>
 void BatchProduct(ThreadPool& pool, const T* x, const Shape& x_batch, bool adj_x, const T* y,
                   const Shape& y_batch, bool adj_y, const simd::PackedMatrix* y_packed, int64_t m,
-                  int64_t k, int64_t n, const Shape& out_batch, T* out) {
+                  int64_t k, int64_t n, const Shape& out_batch, T* out,
+                  const float* bias = nullptr) {
   const int64_t batches = out_batch.num_elements();
   if (batches == 0 || m == 0 || n == 0) return;
   const bool y_shared = y_batch.num_elements() == 1;
   if constexpr (std::is_same_v<T, float>) {
     if (y_shared && !adj_x && x_batch == out_batch) {
       // Every batch uses the same y: one product with the batches stacked as rows.
-      FloatProduct(&pool, x, false, y, adj_y, y_packed, batches * m, k, n, Epilogue{}, out);
+      FloatProduct(&pool, x, false, y, adj_y, y_packed, batches * m, k, n,
+                   Epilogue{.bias = bias}, out);
       return;
     }
   }
@@ -322,7 +324,7 @@ void BatchProduct(ThreadPool& pool, const T* x, const Shape& x_batch, bool adj_x
       T* ob = out + b * m * n;
       if constexpr (std::is_same_v<T, float>) {
         FloatProduct(inner, xb, adj_x, yb, adj_y, y_shared ? y_packed : nullptr, m, k, n,
-                     Epilogue{}, ob);
+                     Epilogue{.bias = bias}, ob);
       } else {
         NaiveProduct<T>(inner, xb, adj_x, yb, adj_y, m, k, n, ob);
       }
@@ -335,12 +337,20 @@ void BatchProduct(ThreadPool& pool, const T* x, const Shape& x_batch, bool adj_x
   }
 }
 
-// Dispatches BatchProduct on `dtype`.
+// Dispatches BatchProduct on `dtype`. `bias` ([n], added to every row) is for DT_FLOAT only.
 absl::Status BatchProductTyped(ThreadPool& pool, DataType dtype, const void* x,
                                const Shape& x_batch, bool adj_x, const void* y,
                                const Shape& y_batch, bool adj_y,
                                const simd::PackedMatrix* y_packed, int64_t m, int64_t k,
-                               int64_t n, const Shape& out_batch, void* out) {
+                               int64_t n, const Shape& out_batch, void* out,
+                               const float* bias = nullptr) {
+  if (bias != nullptr) {
+    if (dtype != DataType::kFloat) return absl::InternalError("fused bias needs DT_FLOAT");
+    BatchProduct<float>(pool, static_cast<const float*>(x), x_batch, adj_x,
+                        static_cast<const float*>(y), y_batch, adj_y, y_packed, m, k, n,
+                        out_batch, static_cast<float*>(out), bias);
+    return absl::OkStatus();
+  }
   switch (dtype) {
 #define SAVANT_BATCH_PRODUCT(DT, T)                                                            \
   case DT:                                                                                     \
@@ -695,19 +705,104 @@ absl::StatusOr<EinsumPlan> Plan(const std::string& in0, const std::string& in1,
   return p;
 }
 
+// out = x + y with TensorFlow's broadcasting (float): the fused bias of _FusedEinsum when it could
+// not be folded into the product's epilogue. INVALID_ARGUMENT with TensorFlow's wording when the
+// shapes do not broadcast.
+absl::Status BroadcastAddFloat(KernelContext& ctx, const Tensor& x, const Tensor& y) {
+  const int rank = std::max(x.rank(), y.rank());
+  Shape out_shape;
+  std::vector<int64_t> xs(rank, 0), ys(rank, 0);
+  int64_t xstride = 1, ystride = 1;
+  std::vector<int64_t> dims(rank);
+  for (int i = rank - 1; i >= 0; --i) {
+    const int xi = i - (rank - x.rank()), yi = i - (rank - y.rank());
+    const int64_t xd = xi >= 0 ? x.dim(xi) : 1, yd = yi >= 0 ? y.dim(yi) : 1;
+    if (xd != yd && xd != 1 && yd != 1) {
+      return absl::InvalidArgumentError(absl::StrCat("Incompatible shapes: ",
+                                                     x.shape().DebugString(), " vs. ",
+                                                     y.shape().DebugString()));
+    }
+    dims[i] = std::max(xd, yd);
+    if (xd == 0 || yd == 0) dims[i] = 0;
+    xs[i] = xd == 1 ? 0 : xstride;
+    ys[i] = yd == 1 ? 0 : ystride;
+    xstride *= xd;
+    ystride *= yd;
+  }
+  for (int64_t d : dims) out_shape.AddDim(d);
+  Tensor& out = ctx.allocate_output(0, DataType::kFloat, out_shape);
+  const int64_t total = out_shape.num_elements();
+  const float* xp = x.data<float>();
+  const float* yp = y.data<float>();
+  float* op = out.data<float>();
+  std::vector<int64_t> idx(rank, 0);
+  int64_t xo = 0, yo = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    op[i] = xp[xo] + yp[yo];
+    for (int d = rank - 1; d >= 0; --d) {
+      xo += xs[d];
+      yo += ys[d];
+      if (++idx[d] < dims[d]) break;
+      xo -= xs[d] * dims[d];
+      yo -= ys[d] * dims[d];
+      idx[d] = 0;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The fused bias of _FusedEinsum as one value per column of the product ([n], the free labels of
+// the right operand, which end the output), when `bias` broadcasts along exactly those trailing
+// dims; empty otherwise (then the bias is added after the product).
+std::vector<float> BiasPerColumn(const Tensor& bias, const Shape& out_shape, int64_t n) {
+  if (bias.dtype() != DataType::kFloat) return {};
+  // Leading 1s broadcast over everything; what remains must be the output's trailing dims.
+  int first = 0;
+  while (first < bias.rank() && bias.dim(first) == 1) ++first;
+  const int r = bias.rank() - first;
+  if (r > out_shape.rank()) return {};
+  int64_t inner = 1;
+  for (int i = 0; i < r; ++i) {
+    if (bias.dim(first + i) != out_shape.dim(out_shape.rank() - r + i)) return {};
+    inner *= bias.dim(first + i);
+  }
+  if (inner == 0 || n % inner != 0) return {};
+  std::vector<float> per_column(n);
+  for (int64_t j = 0; j < n; ++j) per_column[j] = bias.data<float>()[j % inner];
+  return per_column;
+}
+
 class EinsumKernel final : public OpKernel {
  public:
   EinsumKernel(DataType dtype, std::vector<std::string> inputs, std::string output,
-               std::optional<EinsumPlan> plan, std::optional<simd::PackedMatrix> b_packed)
+               std::optional<EinsumPlan> plan, std::optional<simd::PackedMatrix> b_packed,
+               bool fused_bias)
       : dtype_(dtype), inputs_(std::move(inputs)), output_(std::move(output)),
-        plan_(std::move(plan)), b_packed_(std::move(b_packed)) {}
+        plan_(std::move(plan)), b_packed_(std::move(b_packed)), fused_bias_(fused_bias) {}
 
   absl::Status Compute(KernelContext& ctx) const override {
     const int n_in = static_cast<int>(inputs_.size());
-    if (ctx.num_inputs() != n_in) {
+    if (ctx.num_inputs() != n_in + (fused_bias_ ? 1 : 0)) {
       return absl::InvalidArgumentError(absl::StrCat("equation has ", n_in, " inputs, got ",
                                                      ctx.num_inputs(), " tensors"));
     }
+    if (!fused_bias_) return ComputeEinsum(ctx, nullptr, nullptr);
+    // _FusedEinsum: einsum + bias. A bias along the output's trailing (column) dims goes into the
+    // product's epilogue; any other broadcast is added afterwards.
+    const Tensor& bias = ctx.input(n_in);
+    if (bias.dtype() != DataType::kFloat) {
+      return absl::InvalidArgumentError(absl::StrCat("input ", n_in, ": expected DT_FLOAT (attr T), got ",
+                                                     DataTypeName(bias.dtype())));
+    }
+    Tensor product;
+    return ComputeEinsum(ctx, &bias, &product);
+  }
+
+ private:
+  // The einsum of the first inputs. With `bias`, either it is folded into the epilogue (the
+  // result lands in output 0) or the product lands in `*product` and the sum in output 0.
+  absl::Status ComputeEinsum(KernelContext& ctx, const Tensor* bias, Tensor* product_out) const {
+    const int n_in = static_cast<int>(inputs_.size());
     for (int i = 0; i < n_in; ++i) RETURN_IF_ERROR(ExpectDType(ctx.input(i), i, dtype_));
     // Expand ellipses: all of them stand for the same (broadcast) dims.
     int ellipsis_rank = 0;
@@ -765,6 +860,7 @@ class EinsumKernel final : public OpKernel {
       labels[i] = WithoutLabels(labels[i], summed);
     }
     if (n_in == 1) {
+      if (bias != nullptr) return absl::InternalError("_FusedEinsum needs two operands");
       for (size_t i = 0; i < labels[0].size(); ++i) {
         if (labels[0].find(labels[0][i], i + 1) != std::string::npos ||
             out_labels.find(labels[0][i]) == std::string::npos) {
@@ -825,7 +921,11 @@ class EinsumKernel final : public OpKernel {
     Shape product_shape = out_batch;
     for (char c : plan.free_a) product_shape.AddDim(size[static_cast<unsigned char>(c)]);
     for (char c : plan.free_b) product_shape.AddDim(size[static_cast<unsigned char>(c)]);
-    Tensor& out = ctx.allocate_output(0, dtype_, out_shape);
+    std::vector<float> column_bias;
+    if (bias != nullptr && plan.out_perm.empty()) column_bias = BiasPerColumn(*bias, out_shape, n);
+    const bool add_after = bias != nullptr && column_bias.empty();
+    Tensor& out = add_after ? (*product_out = Tensor(dtype_, out_shape))
+                            : ctx.allocate_output(0, dtype_, out_shape);
     void* product_data = out.raw_data();
     if (!plan.out_perm.empty()) {
       product = Tensor(dtype_, product_shape);
@@ -834,20 +934,22 @@ class EinsumKernel final : public OpKernel {
     RETURN_IF_ERROR(BatchProductTyped(ctx.pool(), dtype_, a_data, a_batch, plan.a_adjoint,
                                       b_data, b_batch, plan.b_adjoint,
                                       b_packed_ ? &*b_packed_ : nullptr, m, k, n, out_batch,
-                                      product_data));
+                                      product_data,
+                                      column_bias.empty() ? nullptr : column_bias.data()));
     if (!plan.out_perm.empty()) {
       Permute(static_cast<const char*>(product_data), product_shape.dims(), plan.out_perm, elem,
               static_cast<char*>(out.raw_data()));
     }
+    if (add_after) return BroadcastAddFloat(ctx, out, *bias);
     return absl::OkStatus();
   }
 
- private:
   const DataType dtype_;
   const std::vector<std::string> inputs_;
   const std::string output_;
   const std::optional<EinsumPlan> plan_;  // when the equation has no ellipsis
   const std::optional<simd::PackedMatrix> b_packed_;
+  const bool fused_bias_;  // _FusedEinsum: a bias input follows the operands
 };
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateEinsum(const KernelConstruction& c) {
@@ -940,8 +1042,18 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateEinsum(const KernelConstruction&
                                   k, n);
     }
   }
+  bool fused_bias = false;
+  if (c.node().op == "_FusedEinsum") {
+    ASSIGN_OR_RETURN(FusedOps fused, ParseFusedOps(c.node()));
+    if (fused.kind != FusedOps::Kind::kBiasAdd || fused.add ||
+        fused.activation != Activation::kNone || dtype != DataType::kFloat || inputs.size() != 2) {
+      return absl::UnimplementedError(
+          "_FusedEinsum supports only fused_ops [BiasAdd] on two DT_FLOAT operands");
+    }
+    fused_bias = true;
+  }
   return std::make_unique<EinsumKernel>(dtype, std::move(inputs), output, std::move(plan),
-                                        std::move(packed));
+                                        std::move(packed), fused_bias);
 }
 
 }  // namespace
@@ -951,6 +1063,7 @@ void RegisterMatMulOps(OpRegistry& registry) {
   registry.Add("BatchMatMulV2", {.factory = CreateBatchMatMul<true>});
   registry.Add("BatchMatMulV3", {.factory = CreateBatchMatMul<true>});
   registry.Add("Einsum", {.factory = CreateEinsum});
+  registry.Add("_FusedEinsum", {.factory = CreateEinsum});
   registry.Add("MatMul", {.factory = CreateMatMul});
   registry.Add("_FusedMatMul", {.factory = CreateFusedMatMul, .num_outputs = 1});
 }

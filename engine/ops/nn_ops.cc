@@ -198,8 +198,27 @@ void Im2Col(const float* input, const ConvGeometry& g, const ConvAttrs& a, int64
     const int64_t oy = (pixel / g.out_w) % g.out_h;
     const int64_t n = pixel / (g.out_w * g.out_h);
     float* dst = col + r * k;
+    const int64_t ix0 = ox * a.stride_w - g.pad_left;
     for (int64_t ky = 0; ky < g.kh; ++ky) {
       const int64_t iy = oy * a.stride_h + ky * a.dilation_h - g.pad_top;
+      if (a.dilation_w == 1) {
+        // Undilated taps of one filter row are adjacent input pixels: one copy for the taps
+        // inside the image, zeros for those in the padding.
+        const int64_t kx_begin = std::clamp<int64_t>(-ix0, 0, g.kw);
+        const int64_t kx_end = std::clamp<int64_t>(g.in_w - ix0, kx_begin, g.kw);
+        const int64_t row = g.kw * g.in_c;
+        if (iy < 0 || iy >= g.in_h || kx_begin == kx_end) {
+          std::fill_n(dst, row, 0.0f);
+        } else {
+          std::fill_n(dst, kx_begin * g.in_c, 0.0f);
+          std::memcpy(dst + kx_begin * g.in_c,
+                      input + ((n * g.in_h + iy) * g.in_w + ix0 + kx_begin) * g.in_c,
+                      (kx_end - kx_begin) * g.in_c * sizeof(float));
+          std::fill(dst + kx_end * g.in_c, dst + row, 0.0f);
+        }
+        dst += row;
+        continue;
+      }
       for (int64_t kx = 0; kx < g.kw; ++kx, dst += g.in_c) {
         const int64_t ix = ox * a.stride_w + kx * a.dilation_w - g.pad_left;
         if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {

@@ -165,6 +165,11 @@ TEST(Conv2DTest, MatchesReferenceAcrossGeometries) {
        .explicit_paddings = {0, 0, 1, 2, 0, 3, 0, 0}},
       {.n = 3, .h = 6, .w = 5, .c = 16, .kh = 1, .kw = 1, .out_c = 40},  // pointwise: no im2col
       {.n = 1, .h = 28, .w = 28, .c = 8, .kh = 3, .kw = 3, .out_c = 64},  // many im2col blocks
+      // Filter rows wider than the image: taps clipped on both sides of one window.
+      {.n = 1, .h = 3, .w = 2, .c = 3, .kh = 3, .kw = 5, .out_c = 7, .padding = "SAME"},
+      // Windows entirely inside the left padding (every tap of the filter row is zero).
+      {.n = 2, .h = 3, .w = 3, .c = 2, .kh = 1, .kw = 2, .out_c = 3, .padding = "EXPLICIT",
+       .explicit_paddings = {0, 0, 0, 0, 4, 0, 0, 0}},
   };
   for (const ConvSpec& s : specs) {
     const auto in = Random(s.n * s.h * s.w * s.c, 1), f = Random(s.kh * s.kw * s.c * s.out_c, 2);
