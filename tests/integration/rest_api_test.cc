@@ -3,6 +3,8 @@
 // documentation uses), its error statuses, KServe v2 REST, keep-alive and the request limits.
 // Expected values come from the documentation's examples, the models' math (y = 0.5 * x + 2,
 // y = 0.5 * x + 3, y3 = 0.5 * x2 + 3) and the GetModelMetadata answers TensorFlow Serving recorded.
+#include <signal.h>
+
 #include <fstream>
 #include <limits>
 #include <thread>
@@ -36,7 +38,7 @@ class RestApiTest : public ::testing::Test {
       return;
     }
     const fs::path tfserving = *fixtures / "tfserving";
-    for (const char* needed : {"saved_model_half_plus_two_cpu", "saved_model_half_plus_three",
+    for (const char* needed : {"saved_model_half_plus_two_cpu", "saved_model_half_plus_three", "monitoring_config.txt",
                                "saved_model_half_plus_two_2_versions", "half_plus_two_model_metadata.json",
                                "saved_model_half_plus_two_2_versions_metadata.json"}) {
       if (!fs::exists(tfserving / needed)) {
@@ -67,7 +69,8 @@ class RestApiTest : public ::testing::Test {
     auto server = ServerProcess::Start({"--model_config_file=" + (*dir_ / "models.config").string(),
                                         absl::StrCat("--rest_api_port=", FreeLoopbackPort()),
                                         absl::StrCat("--rest_max_body_bytes=", kMaxBody),
-                                        "--rest_max_tensor_elements=100000", "--rest_api_num_threads=4"},
+                                        "--rest_max_tensor_elements=100000", "--rest_api_num_threads=4",
+                                        "--monitoring_config_file=" + (tfserving / "monitoring_config.txt").string()},
                                        *dir_);
     if (!server.ok()) {
       start_error_ = new std::string(server.status().ToString());
@@ -206,6 +209,20 @@ TEST_F(RestApiTest, DocClassifyResponseFormat) {
   Expect("POST", "/v1/models/half_plus_two:classify",
          R"({"signature_name": "classify_x_to_y", "examples": [{"x": 1.0}, {"x": 2.0}]})", 200,
          R"({"results": [[["", 2.5]], [["", 3.0]]]})");
+}
+
+TEST_F(RestApiTest, DocBinaryValuesInExamples) {
+  // The documentation's classify request with a base64 "image" and a "caption" feature, plus the
+  // "x" that half_plus_two's classify_x_to_y reads (the other features are parsed and ignored).
+  Expect("POST", "/v1/models/half_plus_two:classify", R"({
+      "signature_name": "classify_x_to_y",
+      "examples": [
+        {"image": {"b64": "aW1hZ2UgYnl0ZXM="}, "caption": "seaside", "x": 1.0},
+        {"image": {"b64": "YXdlc29tZSBpbWFnZSBieXRlcw=="}, "caption": "mountains", "x": 5.0}
+      ]})", 200, R"({"results": [[["", 2.5]], [["", 4.5]]]})");
+  ExpectError("POST", "/v1/models/half_plus_two:classify",
+              R"({"signature_name": "classify_x_to_y", "examples": [{"image": {"b64": "%%%"}, "x": 1.0}]})", 400,
+              "Unable to base64 decode");
 }
 
 TEST_F(RestApiTest, DocRegressWithContext) {
@@ -351,6 +368,13 @@ TEST_F(RestApiTest, OversizedBodyIs413AndOtherConnectionsKeepWorking) {
   EXPECT_EQ(other.connections_opened(), 1);
 }
 
+TEST_F(RestApiTest, OversizedHeadersAre431) {
+  auto result = client_->Send("GET", "/v1/models/half_plus_two", "",
+                              absl::StrCat("X-Padding: ", std::string(70 << 10, 'p'), "\r\n"));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->status, 431) << result->body;
+}
+
 TEST_F(RestApiTest, MalformedHttpClosesOnlyThatConnection) {
   HttpClient other(server_->rest_port());
   ASSERT_TRUE(other.Get("/v1/models/half_plus_two").ok());
@@ -433,6 +457,86 @@ TEST_F(RestApiTest, KServeV2BinaryTensorExtension) {
   EXPECT_EQ(ys[0], 2.5f);
   EXPECT_EQ(ys[1], 3.0f);
   EXPECT_EQ(ys[2], 4.5f);
+}
+
+// ---- metrics ----
+
+// The value of the first sample line of `page` that starts with `name` and has every label.
+double Sample(const std::string& page, const std::string& name, const std::vector<std::string>& labels) {
+  size_t pos = 0;
+  while (pos < page.size()) {
+    size_t end = page.find('\n', pos);
+    if (end == std::string::npos) end = page.size();
+    const std::string line = page.substr(pos, end - pos);
+    pos = end + 1;
+    if (!absl::StartsWith(line, name + "{")) continue;
+    bool all = true;
+    for (const auto& l : labels) all &= absl::StrContains(line, l);
+    if (!all) continue;
+    double v = 0;
+    absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &v);
+    return v;
+  }
+  return 0;
+}
+
+TEST_F(RestApiTest, PrometheusPageCountsRestRequests) {
+  const std::string path = "/monitoring/prometheus/metrics";  // monitoring_config.txt's path
+  const std::vector<std::string> labels = {"model=\"half_plus_three\"", "api=\"regress\"", "protocol=\"rest\"",
+                                           "code=\"OK\"", "version=\"123\"",
+                                           "signature=\"tensorflow/serving/regress\""};
+  auto before = client_->Get(path);
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->status, 200) << before->body.substr(0, 300);
+  EXPECT_EQ(before->headers["content-type"], "text/plain; version=0.0.4");
+  const double count = Sample(before->body, "savant_requests_total", labels);
+  for (int i = 0; i < 3; ++i) {
+    Expect("POST", "/v1/models/half_plus_three:regress",
+           R"({"signature_name": "tensorflow/serving/regress", "examples": [{"x": 1.0}]})", 200, R"({"results": [3.5]})");
+  }
+  ExpectError("POST", "/v1/models/half_plus_three:regress", R"({"examples": 1})", 400, "list/array");
+  auto after = client_->Get(path);
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(Sample(after->body, "savant_requests_total", labels), count + 3) << after->body;
+  EXPECT_GE(Sample(after->body, "savant_requests_total",
+                   {"model=\"half_plus_three\"", "api=\"regress\"", "protocol=\"rest\"", "code=\"INVALID_ARGUMENT\""}),
+            1)
+      << after->body;
+}
+
+// ---- slow clients ----
+
+TEST(RestTimeoutTest, StalledClientIsDisconnectedWithoutDisturbingOthers) {
+  SAVANT_FIXTURE_OR_SKIP(model, "tfserving/saved_model_half_plus_two_cpu");
+  const fs::path dir = MakeTempDir("rest_timeout_test");
+  CopyTree(model, dir / "models" / "half_plus_two");
+  auto server = ServerProcess::Start({"--model_name=half_plus_two",
+                                      "--model_base_path=" + (dir / "models" / "half_plus_two").string(),
+                                      absl::StrCat("--rest_api_port=", FreeLoopbackPort()),
+                                      "--rest_api_timeout_in_ms=300"},
+                                     dir);
+  ASSERT_TRUE(server.ok()) << server.status();
+  HttpClient stalled((*server)->rest_port());
+  HttpClient healthy((*server)->rest_port());
+  // Half a request: headers promise a body that never comes.
+  const absl::Time start = absl::Now();
+  auto result = stalled.SendRaw("POST /v1/models/half_plus_two:predict HTTP/1.1\r\nContent-Length: 100\r\n\r\n{");
+  const absl::Duration waited = absl::Now() - start;
+  EXPECT_FALSE(result.ok()) << "the server answered a request it never fully received";
+  EXPECT_LT(waited, absl::Seconds(10)) << "the stalled connection was not closed by --rest_api_timeout_in_ms";
+  // A client that keeps talking is served across several timeout periods.
+  for (int i = 0; i < 5; ++i) {
+    auto r = healthy.Post("/v1/models/half_plus_two:predict", R"({"instances": [[1.0]]})");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(healthy.connections_opened(), 1);
+  (*server)->Signal(SIGTERM);
+  auto code = (*server)->WaitForExit(absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  fs::remove_all(dir);
 }
 
 // ---- load ----
