@@ -9,8 +9,7 @@ WORKDIR /src
 COPY deploy/install-deps.sh deploy/install-deps.sh
 RUN deploy/install-deps.sh
 COPY . .
-RUN cmake --preset release && cmake --build --preset release -j"$(nproc)" \
-    && ctest --preset release --label-exclude integration
+RUN deploy/build.sh release && ctest --preset release --label-exclude integration
 
 FROM debian:bookworm-slim AS runtime
 COPY deploy/install-deps.sh /tmp/install-deps.sh

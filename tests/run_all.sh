@@ -9,11 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deploy/install-deps.sh
-jobs=$(nproc)
 
 echo "== release build"
-cmake --preset release >/dev/null
-cmake --build --preset release -j "$jobs"
+deploy/build.sh release
 echo "== release tests"
 ctest --preset release
 
@@ -24,8 +22,7 @@ fi
 
 if [[ "${SAVANT_FULL:-0}" == "1" ]]; then
   echo "== asan build"
-  cmake --preset asan >/dev/null
-  cmake --build --preset asan -j "$jobs"
+  deploy/build.sh asan
   echo "== asan tests"
   ctest --preset asan --label-exclude slow
 fi
