@@ -127,8 +127,9 @@ const std::vector<FlagSpec>& Flags() {
        "Number of times each warmup request is replayed. Used only if > 0."},
       {"version", &ServerOptions::version, "Display the version and exit."},
       {"monitoring_config_file", &ServerOptions::monitoring_config_file,
-       "If non-empty, read an ascii MonitoringConfig protobuf from the supplied file name.",
-       "metrics are exported by the REST API, which is not built yet (issue #7)"},
+       "If non-empty, read an ascii MonitoringConfig protobuf from the supplied file name. With "
+       "prometheus_config { enable: true }, metrics are served on the REST port at its path "
+       "(default /monitoring/prometheus/metrics)."},
       {"remove_unused_fields_from_bundle_metagraph", NoField{NoField::Type::kBool},
        "Removes unused fields from MetaGraphDef to save memory.", kTensorFlowOnly},
       {"prefer_tflite_model", NoField{NoField::Type::kBool}, "Prefer model.tflite in SavedModel directories.",

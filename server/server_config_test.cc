@@ -147,6 +147,8 @@ TEST(ServerConfigTest, ReadsMonitoringConfig) {
   ASSERT_TRUE(options.ok()) << options.status();
   EXPECT_TRUE(options->prometheus_enabled);
   EXPECT_EQ(options->prometheus_path, "/monitoring/prometheus/metrics");
+  // Acted on: the REST front end serves the page, so there is no start-up warning.
+  EXPECT_TRUE(NotActedOnFlags(*options).empty());
 
   // No path: TensorFlow Serving's default. Disabled: nothing is served.
   const fs::path dir = testing::MakeTempDir("monitoring_config");
