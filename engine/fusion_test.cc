@@ -169,10 +169,10 @@ TEST(FusionTest, ConvBatchNormRelu6FoldsIntoOneKernel) {
   for (const char* conv : {"Conv2D", "DepthwiseConv2dNative"}) {
     SCOPED_TRACE(conv);
     const bool depthwise = std::string(conv) == "DepthwiseConv2dNative";
-    const int64_t oc = depthwise ? 8 : 12;
+    const int64_t oc = depthwise ? 16 : 12;
     GraphBuilder b;
     b.Placeholder("x")
-        .Const("w", RandomTensor({3, 3, 8, depthwise ? 1 : oc}, 6))
+        .Const("w", RandomTensor({3, 3, 16, depthwise ? 1 : oc}, 6))
         .Const("bn/scale", RandomTensor({oc}, 7, 0.5f, 2))
         .Const("bn/offset", RandomTensor({oc}, 8))
         .Const("bn/mean", RandomTensor({oc}, 9))
@@ -185,7 +185,7 @@ TEST(FusionTest, ConvBatchNormRelu6FoldsIntoOneKernel) {
     ASSERT_TRUE(fused.ok()) << fused.status();
     EXPECT_EQ(StepOps(*fused, "act:0"),
               (std::vector<std::string>{depthwise ? "_FusedDepthwiseConv2dNative" : "_FusedConv2D"}));
-    const Tensor x = RandomTensor({2, 9, 10, 8}, 11);
+    const Tensor x = RandomTensor({2, 9, 10, 16}, 11);
     ExpectSameValues(RunGraph(*fused, "act:0", x), RunGraph(graph, "act:0", x));
   }
 }

@@ -403,6 +403,10 @@ class ConvKernel final : public OpKernel {
       simd::Gemm(p, &ctx.pool());
       return;
     }
+    if (attrs_.dilation_w == 1 && g.kw * g.in_c >= 32) {
+      RowConv(ctx, input, g, packed, bias, act, alpha, out);
+      return;
+    }
     // im2col in blocks of rows small enough to stay in L2, each followed by its GEMM; blocks are
     // independent, so they are also the unit of parallelism.
     // At most 256 KiB of im2col rows per block, and at least 4 blocks per thread for balance.
@@ -430,6 +434,83 @@ class ConvKernel final : public OpKernel {
       ctx.pool().ParallelFor(blocks, 1, run);
     } else {
       run(0, blocks);
+    }
+  }
+
+  // The convolution without im2col. With undilated columns, the window of output pixel ox in
+  // filter row ky is kw*in_c contiguous floats of one input row, and neighbouring pixels' windows
+  // start stride_w*in_c apart: that is a matrix with row stride stride_w*in_c, the rows of the
+  // packed filter for ky its right side. So each output row is a sum of kh GEMMs
+  // ([out_w, kw*in_c] x [kw*in_c, out_c]), accumulated in place, with the bias and activation
+  // applied by the last. Horizontal padding is materialised once in a padded copy of the input.
+  void RowConv(KernelContext& ctx, const Tensor& input, const ConvGeometry& g,
+               const float* packed, const float* bias, Activation act, float alpha,
+               Tensor& out) const {
+    const int64_t row_k = g.kw * g.in_c;
+    const int64_t k = g.kh * row_k;
+    const int64_t sw = attrs_.stride_w;
+    // Columns the windows span, starting at input column -pad_left.
+    const int64_t pw = (g.out_w - 1) * sw + g.kw;
+    const float* base = input.data<float>();
+    Tensor padded;
+    const bool use_padded = g.pad_left != 0 || pw > g.in_w;
+    if (use_padded) {
+      padded = Tensor(DataType::kFloat, Shape{g.batch * g.in_h, pw, g.in_c});
+      float* dst = padded.data<float>();
+      const int64_t left = std::min(g.pad_left, pw);
+      const int64_t copy = std::clamp<int64_t>(pw - left, 0, g.in_w);
+      for (int64_t row = 0; row < g.batch * g.in_h; ++row) {
+        float* d = dst + row * pw * g.in_c;
+        std::fill_n(d, left * g.in_c, 0.0f);
+        std::memcpy(d + left * g.in_c, base + row * g.in_w * g.in_c,
+                    copy * g.in_c * sizeof(float));
+        std::fill(d + (left + copy) * g.in_c, d + pw * g.in_c, 0.0f);
+      }
+      base = padded.data<float>();
+    }
+    const int64_t row_width = use_padded ? pw : g.in_w;
+    const int64_t panels = (g.out_c + simd::kPanelWidth - 1) / simd::kPanelWidth;
+    float* o = out.data<float>();
+    auto run = [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / g.out_h, oy = r % g.out_h;
+        int64_t first = -1, last = -1;
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int64_t iy = oy * attrs_.stride_h + ky * attrs_.dilation_h - g.pad_top;
+          if (iy < 0 || iy >= g.in_h) continue;
+          if (first < 0) first = ky;
+          last = ky;
+        }
+        float* c = o + r * g.out_w * g.out_c;
+        if (first < 0) {
+          // Every tap is padding: the output is act(bias).
+          std::fill_n(c, g.out_w * g.out_c, 0.0f);
+          simd::ChannelAffine(c, g.out_w, g.out_c, nullptr, bias, c, act, alpha);
+          continue;
+        }
+        for (int64_t ky = first; ky <= last; ++ky) {
+          const int64_t iy = oy * attrs_.stride_h + ky * attrs_.dilation_h - g.pad_top;
+          if (iy < 0 || iy >= g.in_h) continue;
+          const bool final_pass = ky == last;
+          simd::GemmParams t{.m = g.out_w, .n = g.out_c, .k = row_k,
+                             .a = base + (n * g.in_h + iy) * row_width * g.in_c,
+                             .lda = sw * g.in_c,
+                             .packed_b = packed + ky * row_k * simd::kPanelWidth,
+                             .c = c, .ldc = g.out_c,
+                             .bias = final_pass ? bias : nullptr,
+                             .activation = final_pass ? act : Activation::kNone,
+                             .alpha = alpha,
+                             .accumulate = ky != first,
+                             .panel_stride = k * simd::kPanelWidth};
+          simd::GemmTile(t, 0, g.out_w, 0, panels);
+        }
+      }
+    };
+    const int64_t rows = g.batch * g.out_h;
+    if (ctx.pool().parallelism() > 1 && rows > 1 && rows * g.out_w * k * g.out_c >= (1 << 16)) {
+      ctx.pool().ParallelFor(rows, 1, run);
+    } else {
+      run(0, rows);
     }
   }
 

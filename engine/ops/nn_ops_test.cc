@@ -170,6 +170,18 @@ TEST(Conv2DTest, MatchesReferenceAcrossGeometries) {
       // Windows entirely inside the left padding (every tap of the filter row is zero).
       {.n = 2, .h = 3, .w = 3, .c = 2, .kh = 1, .kw = 2, .out_c = 3, .padding = "EXPLICIT",
        .explicit_paddings = {0, 0, 0, 0, 4, 0, 0, 0}},
+      // kw * in_c >= 32: the im2col-free row path (a sum of per-filter-row GEMMs).
+      {.n = 2, .h = 7, .w = 6, .c = 16, .kh = 3, .kw = 3, .out_c = 5, .padding = "SAME"},
+      {.n = 1, .h = 9, .w = 9, .c = 32, .kh = 3, .kw = 2, .out_c = 33, .stride_h = 2, .stride_w = 3},
+      {.n = 1, .h = 5, .w = 5, .c = 16, .kh = 3, .kw = 3, .out_c = 40, .padding = "EXPLICIT",
+       .explicit_paddings = {0, 0, 1, 2, 0, 3, 0, 0}},
+      {.n = 1, .h = 3, .w = 3, .c = 32, .kh = 1, .kw = 2, .out_c = 3, .padding = "EXPLICIT",
+       .explicit_paddings = {0, 0, 0, 0, 4, 0, 0, 0}},
+      {.n = 1, .h = 8, .w = 8, .c = 16, .kh = 3, .kw = 3, .out_c = 4, .dil_h = 2, .padding = "SAME"},
+      // Output rows whose taps all fall in the top padding.
+      {.n = 1, .h = 2, .w = 4, .c = 32, .kh = 2, .kw = 1, .out_c = 2, .padding = "EXPLICIT",
+       .explicit_paddings = {0, 0, 3, 0, 0, 0, 0, 0}},
+      {.n = 2, .h = 26, .w = 26, .c = 32, .kh = 3, .kw = 3, .out_c = 64},  // the MNIST CNN's 2nd
   };
   for (const ConvSpec& s : specs) {
     const auto in = Random(s.n * s.h * s.w * s.c, 1), f = Random(s.kh * s.kw * s.c * s.out_c, 2);
@@ -390,7 +402,8 @@ class FusedConvTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(FusedConvTest, FusedEqualsUnfused) {
   const bool depthwise = GetParam();
-  ConvSpec s{.n = 2, .h = 9, .w = 8, .c = 6, .kh = 3, .kw = 3, .out_c = depthwise ? 1 : 20,
+  // kw * c >= 32: the regular convolution takes the im2col-free row path.
+  ConvSpec s{.n = 2, .h = 9, .w = 8, .c = 12, .kh = 3, .kw = 3, .out_c = depthwise ? 1 : 20,
              .stride_h = 2, .stride_w = 1, .padding = "SAME", .depthwise = depthwise};
   const int64_t oc = depthwise ? s.c : s.out_c;
   const auto in = Random(s.n * s.h * s.w * s.c, 8), f = Random(s.kh * s.kw * s.c * s.out_c, 9);

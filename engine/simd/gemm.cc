@@ -41,7 +41,8 @@ constexpr int kMaxRows = 1;
 template <int kRows, Activation kAct>
 HWY_INLINE void MicroKernel(int64_t k, const float* HWY_RESTRICT a, int64_t lda,
                             const float* HWY_RESTRICT b, float* HWY_RESTRICT c, int64_t ldc,
-                            int64_t cols, const float* HWY_RESTRICT bias, float alpha) {
+                            int64_t cols, const float* HWY_RESTRICT bias, float alpha,
+                            bool accumulate) {
   const DF d;
   using V = hn::Vec<DF>;
   // Independent accumulator sets over interleaved k: at least 8 chains hide FMA latency.
@@ -50,6 +51,17 @@ HWY_INLINE void MicroKernel(int64_t k, const float* HWY_RESTRICT a, int64_t lda,
   for (int s = 0; s < kSplit; ++s) {
     for (int r = 0; r < kRows; ++r) {
       for (int v = 0; v < kVecs; ++v) acc[s][r][v] = hn::Zero(d);
+    }
+  }
+  if (accumulate) {
+    for (int r = 0; r < kRows; ++r) {
+      if (cols == kPanelWidth) {
+        for (int v = 0; v < kVecs; ++v) acc[0][r][v] = hn::LoadU(d, c + r * ldc + v * kLanes);
+      } else {
+        HWY_ALIGN float tile[kPanelWidth] = {};
+        std::memcpy(tile, c + r * ldc, cols * sizeof(float));
+        for (int v = 0; v < kVecs; ++v) acc[0][r][v] = hn::Load(d, tile + v * kLanes);
+      }
     }
   }
   const float* ap[kRows];
@@ -105,13 +117,14 @@ HWY_INLINE void MicroKernel(int64_t k, const float* HWY_RESTRICT a, int64_t lda,
 
 template <Activation kAct>
 HWY_INLINE void RowsKernel(int rows, int64_t k, const float* a, int64_t lda, const float* b,
-                           float* c, int64_t ldc, int64_t cols, const float* bias, float alpha) {
+                           float* c, int64_t ldc, int64_t cols, const float* bias, float alpha,
+                           bool accumulate) {
   // One instantiation per row count up to kMaxRows keeps every block in registers.
   switch (rows) {
 #define SAVANT_GEMM_ROWS(R)                                                \
   case R:                                                                  \
     if constexpr (R <= kMaxRows) {                                         \
-      return MicroKernel<R, kAct>(k, a, lda, b, c, ldc, cols, bias, alpha); \
+      return MicroKernel<R, kAct>(k, a, lda, b, c, ldc, cols, bias, alpha, accumulate); \
     }                                                                      \
     break;
     SAVANT_GEMM_ROWS(1)
@@ -141,7 +154,8 @@ void GemmTileImpl(const GemmParams& g, int64_t row_begin, int64_t row_end, int64
       for (int64_t panel = panel_begin; panel < panel_end; ++panel) {
         const int64_t col0 = panel * kPanelWidth;
         const int64_t cols = std::min<int64_t>(kPanelWidth, g.n - col0);
-        const float* b = g.packed_b + panel * g.k * kPanelWidth;
+        const int64_t stride = g.panel_stride != 0 ? g.panel_stride : g.k * kPanelWidth;
+        const float* b = g.packed_b + panel * stride;
         const float* bias = nullptr;
         if (g.bias != nullptr) {
           std::fill_n(bias_buf, kPanelWidth, 0.0f);
@@ -151,7 +165,7 @@ void GemmTileImpl(const GemmParams& g, int64_t row_begin, int64_t row_end, int64
         for (int64_t r = rb; r < rb_end; r += kMaxRows) {
           const int rows = static_cast<int>(std::min<int64_t>(kMaxRows, rb_end - r));
           RowsKernel<kAct>(rows, g.k, g.a + r * g.lda, g.lda, b, g.c + r * g.ldc + col0, g.ldc,
-                           cols, bias, g.alpha);
+                           cols, bias, g.alpha, g.accumulate);
         }
       }
     }

@@ -90,6 +90,13 @@ struct GemmParams {
   const float* bias = nullptr;  // [n] added to every row, or null
   Activation activation = Activation::kNone;
   float alpha = 0.2f;  // LeakyRelu slope
+  // C = act(C + A B + bias): the product adds to what C holds (a sum split over several GEMMs,
+  // such as the filter rows of a convolution; pass bias and activation with the last one only).
+  bool accumulate = false;
+  // Floats between the starts of consecutive panels of packed_b; 0 means k * kPanelWidth. A
+  // larger stride selects rows [r, r + k) of a matrix packed with more rows (pass
+  // packed_b + r * kPanelWidth).
+  int64_t panel_stride = 0;
 };
 
 // C[rows, panels] = act(A B + bias) for rows [row_begin, row_end) and the columns of panels

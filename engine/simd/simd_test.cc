@@ -158,6 +158,38 @@ TEST_P(SimdTest, GemmMatchesReferenceForAllShapes) {
   }
 }
 
+TEST_P(SimdTest, GemmAccumulatesIntoC) {
+  const int64_t w = VectorWidth(GetParam());
+  for (int64_t m : {1, 3, 8, 9, 17}) {
+    for (int64_t n : {int64_t{1}, w - 1, w + 1, int64_t{33}, int64_t{101}}) {
+      for (int64_t k : {0, 5, 64}) {
+        const int64_t ldc = n + 3;  // the columns past n must stay untouched
+        std::vector<float> a = Random(m * k), b = Random(k * n), bias = Random(n), c0 = Random(m * ldc);
+        PackedMatrix packed(b.data(), n, false, k, n);
+        std::vector<float> c = c0;
+        Gemm({.m = m, .n = n, .k = k, .a = a.data(), .lda = k, .packed_b = packed.data(),
+              .c = c.data(), .ldc = ldc, .bias = bias.data(), .activation = Activation::kRelu,
+              .accumulate = true},
+             nullptr);
+        for (int64_t i = 0; i < m; ++i) {
+          for (int64_t j = 0; j < ldc; ++j) {
+            const std::string where = "m=" + std::to_string(m) + " n=" + std::to_string(n) +
+                                      " k=" + std::to_string(k) + " at " + std::to_string(i) +
+                                      "," + std::to_string(j);
+            if (j >= n) {
+              ASSERT_EQ(c[i * ldc + j], c0[i * ldc + j]) << where;
+              continue;
+            }
+            double sum = double(c0[i * ldc + j]) + bias[j];
+            for (int64_t p = 0; p < k; ++p) sum += double(a[i * k + p]) * b[p * n + j];
+            ExpectClose(c[i * ldc + j], Reference(Activation::kRelu, sum, 0), 1e-5, where);
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_P(SimdTest, GemmHonoursStridesAndLeavesOtherColumnsAlone) {
   // A and C are sub-blocks of wider matrices: lda and ldc exceed k and n.
   const int64_t m = 5, k = 7, n = 19, lda = 11, ldc = 23;
