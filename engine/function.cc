@@ -327,8 +327,21 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
       }
     }
     if (num_outputs < 0) {
-      // No OpDef in the model: size by the highest port anyone reads (at least one).
+      // No OpDef in the model (TF2 stripped op lists can miss ops that only functions use): size
+      // by the attr that sizes the op's output list in TensorFlow's OpDef, else by the highest
+      // port anyone reads (at least one). Reads alone can undercount: RestoreV2 must produce
+      // every tensor its dtypes list, even one whose consumer was pruned.
       num_outputs = 1;
+      static const absl::flat_hash_map<absl::string_view, absl::string_view> kListAttrs = {
+          {"RestoreV2", "dtypes"}, {"IdentityN", "T"}, {"Unpack", "num"},
+          {"Split", "num_split"}, {"SplitV", "num_split"}};
+      if (auto it = kListAttrs.find(node.op); it != kListAttrs.end()) {
+        if (const tensorflow::AttrValue* a = FindAttr(node, it->second)) {
+          const int listed = a->has_list() ? std::max(a->list().type_size(), a->list().i_size())
+                                           : static_cast<int>(a->i());
+          num_outputs = std::max(num_outputs, listed);
+        }
+      }
       for (int c : consumers[idx]) {
         for (const auto& in : graph->node(c).inputs) {
           if (in.node == idx) num_outputs = std::max(num_outputs, in.port + 1);
