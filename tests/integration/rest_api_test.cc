@@ -5,6 +5,7 @@
 // y = 0.5 * x + 3, y3 = 0.5 * x2 + 3) and the GetModelMetadata answers TensorFlow Serving recorded.
 #include <signal.h>
 
+#include <atomic>
 #include <fstream>
 #include <limits>
 #include <thread>
@@ -536,6 +537,54 @@ TEST(RestTimeoutTest, StalledClientIsDisconnectedWithoutDisturbingOthers) {
   auto code = (*server)->WaitForExit(absl::Seconds(20));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0);
+  fs::remove_all(dir);
+}
+
+// ---- shutdown ----
+
+TEST(RestShutdownTest, SigtermAnswersEveryRequestItReadAndExitsZero) {
+  SAVANT_FIXTURE_OR_SKIP(model, "tfserving/saved_model_half_plus_two_cpu");
+  const fs::path dir = MakeTempDir("rest_shutdown_test");
+  CopyTree(model, dir / "models" / "half_plus_two");
+  auto server = ServerProcess::Start({"--model_name=half_plus_two",
+                                      "--model_base_path=" + (dir / "models" / "half_plus_two").string(),
+                                      absl::StrCat("--rest_api_port=", FreeLoopbackPort())},
+                                     dir);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const int port = (*server)->rest_port();
+  std::atomic<int> ok{0}, bad{0}, refused{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 8; ++c) {
+    threads.emplace_back([&] {
+      HttpClient client(port);
+      while (!stop) {
+        auto r = client.Post("/v1/models/half_plus_two:predict", R"({"instances": [[1.0], [2.0]]})");
+        if (!r.ok()) {
+          // The server stopped accepting or closed an idle connection: never a half answer.
+          ++refused;
+          if (!(*server)->running()) break;
+          absl::SleepFor(absl::Milliseconds(5));
+          continue;
+        }
+        if (r->status == 200 && r->body == R"({"predictions":[[2.5],[3.0]]})") {
+          ++ok;
+        } else {
+          ++bad;
+        }
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  const int before = ok.load();
+  (*server)->Signal(SIGTERM);
+  auto code = (*server)->WaitForExit(absl::Seconds(30));
+  stop = true;
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << (*server)->log();
+  EXPECT_GT(before, 0);
+  EXPECT_EQ(bad.load(), 0) << "answers other than 200 with the right predictions during shutdown";
   fs::remove_all(dir);
 }
 
