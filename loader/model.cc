@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "engine/base/logging.h"
 #include "engine/base/status_macros.h"
+#include "engine/shape_inference.h"
 #include "engine/fusion.h"
 #include "loader/tensor_bundle.h"
 
@@ -193,8 +194,20 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::filesystem::path& 
     spec.fold_variable_reads = true;
     spec.assigned_variables = assigned;
     spec.label = absl::StrCat("signature \"", sig.key, "\"");
+    // Static shapes: the declared input shapes (usually with an unknown batch dimension) flow
+    // through the graph; the outputs must come out compatible with what the signature declares.
+    for (const auto& b : sig.inputs) spec.feed_shapes.push_back(b.shape);
     ASSIGN_OR_RETURN(sig.function,
                      engine::Function::Compile(model->graph_, model->resources_, std::move(spec)));
+    for (size_t i = 0; i < sig.outputs.size(); ++i) {
+      const engine::PartialShape& computed = sig.function->fetch_shapes()[i];
+      if (!engine::ShapesCompatible(computed, sig.outputs[i].shape)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "signature \"", sig.key, "\": output \"", sig.outputs[i].alias, "\" (",
+            sig.outputs[i].tensor_name, "): the graph computes ", computed.DebugString(),
+            " but the signature declares ", sig.outputs[i].shape.DebugString()));
+      }
+    }
     model->signatures_.emplace(sig.key, std::move(sig));
   }
   return model;

@@ -5,9 +5,11 @@
 
 #include <thread>
 
+#include "engine/base/status_macros.h"
 #include "engine/kernel.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "loader/saved_model_writer.h"
 #include "tensorflow/core/example/example.pb.h"
 #include "tests/util/fixtures.h"
 
@@ -203,6 +205,45 @@ TEST(ModelTest, MissingDirectoryIsNotFound) {
   auto model = Model::Load("/nonexistent/savant/model");
   EXPECT_EQ(model.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(model.status().message(), HasSubstr("/nonexistent/savant/model"));
+}
+
+// x [?, in] -> MatMul with a [3, 2] variable kernel -> y, declared with `input` and `output`
+// shapes. The kernel is a variable nothing assigns, so it folds to a constant of known shape.
+absl::StatusOr<std::unique_ptr<Model>> LoadDense(const engine::PartialShape& input,
+                                                 const engine::PartialShape& output) {
+  SavedModelWriter w;
+  w.AddVariable("kernel", Tensor::FromVector<float>(DataType::kFloat, Shape{3, 2}, {1, 2, 3, 4, 5, 6}));
+  w.AddSignature({.key = "serving_default",
+                  .inputs = {{"x", DataType::kFloat, input}},
+                  .outputs = {{"y", "mm:product:0", DataType::kFloat, output}},
+                  .body = {NodeBuilder("k", "ReadVariableOp").Input("kernel").Type("dtype", DataType::kFloat),
+                           NodeBuilder("mm", "MatMul").Input("x").Input("k:value:0").Type("T", DataType::kFloat)}});
+  auto dir = savant::testing::MakeTempDir("dense");
+  RETURN_IF_ERROR(w.Write(dir / "1"));
+  return Model::Load(dir / "1");
+}
+
+TEST(ModelTest, SignatureOutputShapesAreCheckedAgainstStaticShapes) {
+  // [?,3] x [3,2] = [?,2]: a declaration of [?,2] (or an unknown rank) loads.
+  auto good = LoadDense({-1, 3}, {-1, 2});
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ((*good)->signatures().at("serving_default").function->fetch_shapes()[0].DebugString(),
+            "[?,2]");
+  EXPECT_TRUE(LoadDense({-1, 3}, engine::PartialShape::UnknownRank()).ok());
+  // A signature promising [?,5] does not match what the graph computes.
+  auto wrong_output = LoadDense({-1, 3}, {-1, 5});
+  ASSERT_FALSE(wrong_output.ok());
+  EXPECT_EQ(wrong_output.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(wrong_output.status().message(),
+              HasSubstr("signature \"serving_default\": output \"y\""));
+  EXPECT_THAT(wrong_output.status().message(),
+              HasSubstr("the graph computes [?,2] but the signature declares [?,5]"));
+  // An input of [?,4] cannot be multiplied by the [3,2] kernel: the load fails naming the node.
+  auto wrong_input = LoadDense({-1, 4}, {-1, 2});
+  ASSERT_FALSE(wrong_input.ok());
+  EXPECT_EQ(wrong_input.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(wrong_input.status().message(), HasSubstr("(MatMul): Matrix size-incompatible"));
+  EXPECT_THAT(wrong_input.status().message(), HasSubstr("In[0]: [?,4], In[1]: [3,2]"));
 }
 
 }  // namespace
