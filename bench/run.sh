@@ -2,7 +2,7 @@
 # Savant vs ONNX Runtime (CPU) on the same four models with the same weights, with 1 and 2 threads,
 # plus GEMM GFLOP/s next to the measured FMA peak of one core. One command:
 #
-#   bench/run.sh                 # ROUNDS=3 SECONDS_PER=1 BUILD=build/bench by default
+#   bench/run.sh                 # ROUNDS=5 SECONDS_PER=1 BUILD=build/bench by default
 #
 # Steps: build model_bench and gemm_bench (Release), install onnxruntime-node into
 # bench/node_modules if missing (npm, --ignore-scripts: the CPU library ships in the package),
@@ -11,7 +11,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build/bench}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 SECONDS_PER=${SECONDS_PER:-1}
 OUT=${OUT:-$BUILD/bench_out}
 
