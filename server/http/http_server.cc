@@ -11,7 +11,7 @@
 #include "boost/asio/dispatch.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
-#include "boost/asio/strand.hpp"
+#include "boost/asio/executor_work_guard.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
 #include "engine/base/logging.h"
@@ -43,7 +43,8 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
     // Pending handlers own sessions, whose destructors touch the registry: destroy the io objects
     // while the registry still exists.
     acceptor_.reset();
-    ioc_.reset();
+    guards_.clear();
+    iocs_.clear();
   }
 
   absl::Status Start();
@@ -67,13 +68,19 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   uint64_t next_id_ = 0;                                 // guarded by mu_
   bool shut_down_ = false;                               // guarded by mu_
 
+  // One io_context per thread, each run by its own thread: a connection lives on one thread, so
+  // a read completing never has to wake another thread (the cost that dominates a shared
+  // multi-threaded io_context on few cores). The acceptor lives on the first and deals
+  // connections round-robin.
   std::vector<std::thread> threads_;
-  std::optional<net::io_context> ioc_;
+  std::vector<std::unique_ptr<net::io_context>> iocs_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
+  size_t next_ioc_ = 0;  // used by the acceptor's handler only
   std::optional<tcp::acceptor> acceptor_;
 };
 
-// One connection. Every step runs on the connection's strand, so the session needs no lock;
-// Shutdown() reaches it through a post onto that strand.
+// One connection. Every step runs on the connection's io_context, which one thread runs, so the
+// session needs no lock; Shutdown() reaches it through a post onto that io_context.
 class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(Impl* server, uint64_t id, tcp::socket socket) : server_(server), id_(id), stream_(std::move(socket)) {}
@@ -224,12 +231,16 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 };
 
 absl::Status HttpServer::Impl::Start() {
-  ioc_.emplace(std::max(1, options_.num_threads));
+  const int threads = std::max(1, options_.num_threads);
+  for (int i = 0; i < threads; ++i) {
+    iocs_.push_back(std::make_unique<net::io_context>(1));
+    guards_.push_back(net::make_work_guard(*iocs_.back()));
+  }
   beast::error_code ec;
   const auto address = net::ip::make_address(options_.address, ec);
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad REST API address \"", options_.address, "\""));
   const tcp::endpoint endpoint(address, static_cast<uint16_t>(options_.port));
-  acceptor_.emplace(net::make_strand(*ioc_));
+  acceptor_.emplace(*iocs_[0]);
   auto fail = [&](const char* what) {
     return absl::UnavailableError(absl::StrCat("cannot ", what, " the REST API port ", options_.address, ":",
                                                options_.port, ": ", ec.message()));
@@ -240,14 +251,15 @@ absl::Status HttpServer::Impl::Start() {
   if (acceptor_->listen(net::socket_base::max_listen_connections, ec); ec) return fail("listen on");
   port_ = acceptor_->local_endpoint().port();
   Accept();
-  for (int i = 0; i < std::max(1, options_.num_threads); ++i) {
-    threads_.emplace_back([this] { ioc_->run(); });
+  for (auto& ioc : iocs_) {
+    threads_.emplace_back([ioc = ioc.get()] { ioc->run(); });
   }
   return absl::OkStatus();
 }
 
 void HttpServer::Impl::Accept() {
-  acceptor_->async_accept(net::make_strand(*ioc_), [this](beast::error_code ec, tcp::socket socket) {
+  net::io_context& ioc = *iocs_[next_ioc_++ % iocs_.size()];
+  acceptor_->async_accept(ioc, [this](beast::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
     if (!ec && !stopping_) {
       beast::error_code ignored;
@@ -274,7 +286,7 @@ void HttpServer::Impl::Unregister(uint64_t id) {
 void HttpServer::Impl::Shutdown(absl::Time deadline) {
   {
     std::lock_guard lock(mu_);
-    if (shut_down_ || !ioc_) return;
+    if (shut_down_ || iocs_.empty()) return;
     shut_down_ = true;
   }
   stopping_ = true;
@@ -300,7 +312,8 @@ void HttpServer::Impl::Shutdown(absl::Time deadline) {
       SAVANT_LOG(WARNING) << "api=rest state=drain_timeout open_connections=" << sessions_.size();
     }
   }
-  ioc_->stop();
+  guards_.clear();
+  for (auto& ioc : iocs_) ioc->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
 }
