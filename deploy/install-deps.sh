@@ -18,6 +18,7 @@ BUILD_PACKAGES=(
   python3 python3-grpcio python3-protobuf python3-numpy
   curl
   prometheus
+  gnuplot-nox
 )
 RUNTIME_PACKAGES=(
   libprotobuf32 libgrpc++1.51 libhwy1 libprometheus-cpp-core1.0 ca-certificates curl
