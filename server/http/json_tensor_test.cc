@@ -203,6 +203,57 @@ TEST(JsonTensorTest, FloatTextRoundTripsAndMatchesTensorFlowServingForm) {
   }
 }
 
+// Mutated bodies (byte flips, insertions, cuts) never crash the parsers and fail only with
+// INVALID_ARGUMENT or UNIMPLEMENTED.
+TEST(JsonTensorTest, MutatedBodiesFailCleanly) {
+  const std::vector<loader::TensorBinding> inputs = {Binding("a", DataType::kFloat), Binding("b", DataType::kString),
+                                                     Binding("c", DataType::kInt32)};
+  const std::vector<std::string> seeds = {
+      R"({"instances": [{"a": [1.5, 2], "b": {"b64": "eA=="}, "c": [[1], [2]]}, {"a": [3, NaN], "b": "s", "c": [[3], [4]]}]})",
+      R"({"signature_name": "x", "inputs": {"a": [[1, 2], [3, 4]], "b": ["p", "q"], "c": 7}})",
+      R"({"examples": [{"x": [1.0, 2.0], "y": "s", "z": {"b64": "eA=="}}], "context": {"k": 1}})",
+  };
+  const char kAlphabet[] = "{}[]\",:0123456789.eE-+ abnNI\\";
+  std::mt19937 rng(11);
+  int ok = 0;
+  for (int i = 0; i < 30000; ++i) {
+    std::string body = seeds[rng() % seeds.size()];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !body.empty(); ++e) {
+      const size_t at = rng() % body.size();
+      switch (rng() % 4) {
+        case 0:
+          body[at] = kAlphabet[rng() % (sizeof(kAlphabet) - 1)];
+          break;
+        case 1:
+          body.insert(at, 1, kAlphabet[rng() % (sizeof(kAlphabet) - 1)]);
+          break;
+        case 2:
+          body.erase(at, 1 + rng() % 8);
+          break;
+        case 3:
+          body.resize(at);
+          break;
+      }
+    }
+    auto predict = ParseJsonPredictRequest(body, inputs, 1000);
+    if (predict.ok()) {
+      ++ok;
+      for (const auto& [name, t] : predict->inputs) ASSERT_TRUE(t.valid()) << body;
+    } else {
+      ASSERT_TRUE(predict.status().code() == absl::StatusCode::kInvalidArgument ||
+                  predict.status().code() == absl::StatusCode::kUnimplemented)
+          << body << " -> " << predict.status();
+    }
+    std::string signature;
+    tensorflow::serving::Input input;
+    absl::Status examples = ParseJsonExamplesRequest(body, &signature, &input);
+    ASSERT_TRUE(examples.ok() || examples.code() == absl::StatusCode::kInvalidArgument) << body << " -> " << examples;
+    (void)JsonSignatureName(body);
+  }
+  EXPECT_GT(ok, 0);
+}
+
 TEST(JsonTensorTest, ExamplesRequestWithContext) {
   std::string signature;
   tensorflow::serving::Input input;
