@@ -3,8 +3,15 @@
 // calls: there is no thread per call.
 //
 //   posted --(a call arrives: ok)--> post a replacement, run the handler, Finish --> finished
+//   posted --(a call arrives while draining)--> post a replacement, Finish UNAVAILABLE --> finished
 //   posted --(server shutting down: !ok)--> deleted
 //   finished --(Finish's tag, ok or not)--> deleted
+//
+// Draining (DrainState) is how the front end shuts down without leaving a call behind: gRPC's own
+// Server::Shutdown waits for calls that arrived after it began but were never matched to a
+// request, until their clients give up. So the front end first drains (new calls are answered
+// UNAVAILABLE at once, calls already running finish and are counted down), and only then shuts
+// gRPC down with an immediate deadline.
 #pragma once
 
 #include <atomic>
@@ -15,6 +22,16 @@
 #include "grpcpp/support/async_unary_call.h"
 
 namespace savant::server {
+
+// Shared by every method of one front end. Thread-safe.
+struct DrainState {
+  // Set once, when the front end starts to drain.
+  std::atomic<bool> draining{false};
+  // Calls whose handler was started and whose Finish has not completed yet.
+  std::atomic<int> running{0};
+  // Once the server is shut down: no new request may be posted.
+  std::atomic<bool> shutting_down{false};
+};
 
 // A completion-queue tag. Confined to the polling thread that dequeued it (and, for slow methods,
 // the executor it hands itself to).
@@ -43,11 +60,8 @@ class UnaryMethod final : public UnaryMethodBase {
   // Runs `work` elsewhere: for methods too slow for a polling thread (config reloads).
   using Executor = std::function<void(std::function<void()> work)>;
 
-  UnaryMethod(RequestFn request, HandleFn handle, Executor executor, const std::atomic<bool>* shutting_down)
-      : request_(std::move(request)),
-        handle_(std::move(handle)),
-        executor_(std::move(executor)),
-        shutting_down_(shutting_down) {}
+  UnaryMethod(RequestFn request, HandleFn handle, Executor executor, DrainState* drain)
+      : request_(std::move(request)), handle_(std::move(handle)), executor_(std::move(executor)), drain_(drain) {}
 
   void Post(grpc::ServerCompletionQueue* cq) const override;
 
@@ -57,7 +71,7 @@ class UnaryMethod final : public UnaryMethodBase {
   RequestFn request_;
   HandleFn handle_;
   Executor executor_;
-  const std::atomic<bool>* shutting_down_;
+  DrainState* drain_;
 };
 
 template <typename Request, typename Response>
@@ -67,14 +81,26 @@ class UnaryMethod<Request, Response>::Call final : public AsyncCall {
 
   void Proceed(bool ok) override {
     if (finishing_ || !ok) {
+      if (counted_) method_->drain_->running.fetch_sub(1);
       delete this;
       return;
     }
     finishing_ = true;
+    DrainState& drain = *method_->drain_;
     // Keep a request posted for the next call before this one runs, also while the server drains
-    // (calls it already received are then served, not cancelled). This runs before Finish, so
-    // before Server::Shutdown() returns and the completion queues are shut down.
-    if (!method_->shutting_down_->load(std::memory_order_acquire)) method_->Post(cq_);
+    // (so that calls arriving meanwhile are answered, not left unmatched). This runs before
+    // Finish, so before the front end shuts gRPC down and the completion queues go away.
+    if (!drain.shutting_down.load()) method_->Post(cq_);
+    // Counted before `draining` is read (both sequentially consistent): either the front end sees
+    // this call running and waits for it, or this call sees the drain and is refused.
+    drain.running.fetch_add(1);
+    counted_ = true;
+    if (drain.draining.load()) {
+      counted_ = false;
+      drain.running.fetch_sub(1);
+      responder_.FinishWithError(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the server is shutting down"), this);
+      return;
+    }
     if (method_->executor_) {
       method_->executor_([this] { Run(); });
     } else {
@@ -101,6 +127,7 @@ class UnaryMethod<Request, Response>::Call final : public AsyncCall {
   Response response_;
   grpc::ServerAsyncResponseWriter<Response> responder_{&context_};
   bool finishing_ = false;
+  bool counted_ = false;  // included in DrainState::running until the Finish tag comes back
 };
 
 template <typename Request, typename Response>

@@ -208,11 +208,15 @@ class GrpcFrontEnd final : public FrontEnd {
 
   void Shutdown(absl::Time deadline) override {
     if (server_ == nullptr || stopped_.exchange(true)) return;
-    // Stop accepting new connections and streams; calls already received keep being matched
-    // (requests stay posted) and finish, until the deadline, when the rest are cancelled.
-    server_->Shutdown(absl::ToChronoTime(deadline));
+    // Drain (see async_call.h): calls already running finish, new ones are refused with
+    // UNAVAILABLE, until the deadline.
+    drain_.draining.store(true);
+    while (drain_.running.load() > 0 && absl::Now() < deadline) absl::SleepFor(absl::Microseconds(200));
+    // Nothing of ours is running: stop accepting, and cancel at once whatever gRPC still holds
+    // (calls that arrived but were never matched, refusals still being sent).
+    server_->Shutdown(absl::ToChronoTime(absl::Now()));
     // No call is in flight any more, so nothing posts requests after this point.
-    shutting_down_.store(true, std::memory_order_release);
+    drain_.shutting_down.store(true);
     // Slow calls finish on the executor, which must be done before the queues go away.
     executor_.request_stop();
     exec_cv_.notify_all();
@@ -246,7 +250,7 @@ class GrpcFrontEnd final : public FrontEnd {
     typename UnaryMethod<Request, Response>::Executor executor;
     if (slow) executor = [this](std::function<void()> work) { Schedule(std::move(work)); };
     methods_.push_back(std::make_unique<UnaryMethod<Request, Response>>(
-        std::move(request), std::move(wrapped), std::move(executor), &shutting_down_));
+        std::move(request), std::move(wrapped), std::move(executor), &drain_));
   }
 
   void AddMethods() {
@@ -343,7 +347,7 @@ class GrpcFrontEnd final : public FrontEnd {
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::jthread> pollers_;
-  std::atomic<bool> shutting_down_{false};
+  DrainState drain_;
   std::atomic<bool> stopped_{false};
   int port_ = 0;
 

@@ -417,7 +417,8 @@ TEST_F(HotReloadTest, SigtermFinishesInFlightRequestsAndExitsZero) {
     ASSERT_TRUE(code.ok()) << server_->log();
     EXPECT_EQ(*code, 0) << server_->log();
     for (grpc::StatusCode c : load.error_codes()) {
-      EXPECT_TRUE(c == grpc::StatusCode::UNAVAILABLE || c == grpc::StatusCode::CANCELLED) << load.errors();
+      EXPECT_TRUE(c == grpc::StatusCode::UNAVAILABLE || c == grpc::StatusCode::CANCELLED)
+          << "code " << c << "\n" << load.errors() << "\nserver log:\n" << server_->log();
     }
     EXPECT_GE(load.ok(), 50);
   }
