@@ -39,6 +39,13 @@ void SetDeadline(grpc::ClientContext* ctx, absl::Duration timeout) {
   ctx->set_deadline(std::chrono::system_clock::now() + absl::ToChronoMicroseconds(timeout));
 }
 
+absl::Status WaitForConnected(grpc::Channel& channel, absl::Duration timeout) {
+  if (channel.WaitForConnected(std::chrono::system_clock::now() + absl::ToChronoMicroseconds(timeout))) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(absl::StrCat("cannot connect within ", absl::FormatDuration(timeout)));
+}
+
 tfs::PredictRequest MakePredictRequest(const ModelRef& model, const NamedTensors& inputs) {
   tfs::PredictRequest req;
   SetModelSpec(model, req.mutable_model_spec());
@@ -62,8 +69,9 @@ absl::StatusOr<inference::ModelInferRequest> MakeInferRequest(const ModelRef& mo
 class GrpcPreparedPredict : public PreparedCall {
  public:
   GrpcPreparedPredict(const Target& target, tfs::PredictRequest request)
-      : stub_(tfs::PredictionService::NewStub(MakeChannel(target, true))), timeout_(target.timeout),
+      : channel_(MakeChannel(target, true)), stub_(tfs::PredictionService::NewStub(channel_)), timeout_(target.timeout),
         request_(std::move(request)) {}
+  absl::Status Connect() override { return WaitForConnected(*channel_, timeout_); }
   absl::Status Send() override {
     grpc::ClientContext ctx;
     SetDeadline(&ctx, timeout_);
@@ -72,6 +80,7 @@ class GrpcPreparedPredict : public PreparedCall {
   }
 
  private:
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<tfs::PredictionService::Stub> stub_;
   absl::Duration timeout_;
   tfs::PredictRequest request_;
@@ -80,8 +89,9 @@ class GrpcPreparedPredict : public PreparedCall {
 class GrpcPreparedInfer : public PreparedCall {
  public:
   GrpcPreparedInfer(const Target& target, inference::ModelInferRequest request)
-      : stub_(inference::GRPCInferenceService::NewStub(MakeChannel(target, true))), timeout_(target.timeout),
+      : channel_(MakeChannel(target, true)), stub_(inference::GRPCInferenceService::NewStub(channel_)), timeout_(target.timeout),
         request_(std::move(request)) {}
+  absl::Status Connect() override { return WaitForConnected(*channel_, timeout_); }
   absl::Status Send() override {
     grpc::ClientContext ctx;
     SetDeadline(&ctx, timeout_);
@@ -90,6 +100,7 @@ class GrpcPreparedInfer : public PreparedCall {
   }
 
  private:
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
   absl::Duration timeout_;
   inference::ModelInferRequest request_;

@@ -26,6 +26,7 @@ void HttpConnection::Close() {
 }
 
 absl::Status HttpConnection::Connect() {
+  if (fd_ >= 0) return absl::OkStatus();
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

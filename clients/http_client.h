@@ -30,9 +30,10 @@ class HttpConnection {
   // closes the connection, DEADLINE_EXCEEDED when it does not answer within the timeout. Any HTTP
   // status is a successful call; the caller interprets it.
   absl::StatusOr<HttpResponse> Send(const std::string& method, const std::string& target, const std::string& body);
+  // Opens the connection if it is not open. UNAVAILABLE when the server cannot be reached.
+  absl::Status Connect();
 
  private:
-  absl::Status Connect();
   absl::StatusOr<HttpResponse> SendOnce(const std::string& request);
   void Close();
 

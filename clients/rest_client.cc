@@ -134,6 +134,7 @@ class RestPreparedCall : public PreparedCall {
  public:
   RestPreparedCall(const Target& target, std::string path, std::string body)
       : connection_(target.host, target.port, target.timeout), path_(std::move(path)), body_(std::move(body)) {}
+  absl::Status Connect() override { return connection_.Connect(); }
   absl::Status Send() override {
     auto r = connection_.Send("POST", path_, body_);
     if (!r.ok()) return r.status();

@@ -90,6 +90,9 @@ struct PredictResult {
 class PreparedCall {
  public:
   virtual ~PreparedCall() = default;
+  // Opens the connection now, so its setup is not timed as part of the first request. UNAVAILABLE
+  // when the server cannot be reached within the timeout.
+  virtual absl::Status Connect() = 0;
   // OK, or the status the server (or the connection) answered with.
   virtual absl::Status Send() = 0;
 };
