@@ -982,7 +982,193 @@ absl::Status ExampleFromJson(const rapidjson::Value& v, tensorflow::Example* exa
   return absl::OkStatus();
 }
 
+// ---- KServe v2 ----
+
+// Reads the structure of an infer request and records where each input's "data" array lies,
+// skipping its values.
+class KServeScanner : public SaxAdapter<KServeScanner> {
+ public:
+  explicit KServeScanner(absl::string_view json, const rapidjson::MemoryStream* stream)
+      : json_(json), stream_(stream) {}
+  bool done() const { return false; }
+  KServeJsonRequest request;
+
+  absl::Status OnEvent(const Event& e) {
+    if (skip_depth_ > 0) {
+      if (e.type == Event::Type::kStartArray || e.type == Event::Type::kStartObject) ++skip_depth_;
+      if (e.type == Event::Type::kEndArray || e.type == Event::Type::kEndObject) {
+        if (--skip_depth_ == 0) {
+          // The iterative reader reports the end before it consumes the ']'.
+          const size_t end = stream_->Tell() + 1;
+          if (end > json_.size() || json_[end - 1] != ']') return absl::InternalError("lost track of \"data\"");
+          request.inputs.back().data = json_.substr(data_start_, end - data_start_);
+          ValueDone();
+        }
+      }
+      return absl::OkStatus();
+    }
+    if (frames_.empty()) {
+      if (e.type != Event::Type::kStartObject) return absl::InvalidArgumentError("the inference request is not a JSON object");
+      frames_.push_back({false, "", 0});
+      return absl::OkStatus();
+    }
+    if (e.type == Event::Type::kKey) {
+      frames_.back().key = std::string(e.text);
+      return absl::OkStatus();
+    }
+    if (e.type == Event::Type::kEndObject || e.type == Event::Type::kEndArray) {
+      frames_.pop_back();
+      ValueDone();
+      return absl::OkStatus();
+    }
+    const std::string path = Path();
+    if (path == "inputs/#/data") {
+      if (e.type != Event::Type::kStartArray) {
+        return absl::InvalidArgumentError(absl::StrCat("input \"", request.inputs.back().name, "\": \"data\" must be a list"));
+      }
+      data_start_ = stream_->Tell();
+      if (data_start_ >= json_.size() || json_[data_start_] != '[') return absl::InternalError("lost track of \"data\"");
+      skip_depth_ = 1;
+      return absl::OkStatus();
+    }
+    if (e.type == Event::Type::kStartObject || e.type == Event::Type::kStartArray) {
+      if (path == "inputs/#" && e.type == Event::Type::kStartObject) request.inputs.emplace_back();
+      if (path == "outputs/#" && e.type == Event::Type::kStartObject) request.outputs.emplace_back();
+      if ((path == "inputs/#" || path == "outputs/#") && e.type != Event::Type::kStartObject) {
+        return absl::InvalidArgumentError(absl::StrCat("every element of \"", path.substr(0, path.find('/')), "\" must be an object"));
+      }
+      frames_.push_back({e.type == Event::Type::kStartArray, "", 0});
+      return absl::OkStatus();
+    }
+    RETURN_IF_ERROR(Scalar(path, e));
+    ValueDone();
+    return absl::OkStatus();
+  }
+
+ private:
+  struct Frame {
+    bool array;
+    std::string key;
+    int64_t index;
+  };
+
+  // "inputs/#/shape/#": the keys from the top, '#' for list positions.
+  std::string Path() const {
+    std::string path;
+    for (size_t i = 0; i < frames_.size(); ++i) {
+      if (i > 0) path.push_back('/');
+      if (frames_[i].array) {
+        path.push_back('#');
+      } else {
+        path.append(frames_[i].key);
+      }
+    }
+    return path;
+  }
+
+  void ValueDone() {
+    if (!frames_.empty() && frames_.back().array) ++frames_.back().index;
+  }
+
+  absl::Status Scalar(const std::string& path, const Event& e) {
+    auto want = [&](Event::Type type, const char* what) -> absl::Status {
+      if (e.type == type) return absl::OkStatus();
+      return absl::InvalidArgumentError(absl::StrCat("\"", path, "\" must be ", what));
+    };
+    auto integer = [&](int64_t* out) -> absl::Status {
+      if (e.type != Event::Type::kNumber || e.number.kind != Number::Kind::kInt || e.number.i < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("\"", path, "\" must be a non-negative integer"));
+      }
+      *out = e.number.i;
+      return absl::OkStatus();
+    };
+    if (path == "id") {
+      RETURN_IF_ERROR(want(Event::Type::kString, "a string"));
+      request.has_id = true;
+      request.id = std::string(e.text);
+    } else if (path == "parameters/signature_name") {
+      RETURN_IF_ERROR(want(Event::Type::kString, "a string"));
+      request.signature_name = std::string(e.text);
+    } else if (path == "parameters/binary_data_output") {
+      RETURN_IF_ERROR(want(Event::Type::kBool, "true or false"));
+      request.binary_data_output = e.b;
+    } else if (path == "inputs/#/name") {
+      RETURN_IF_ERROR(want(Event::Type::kString, "a string"));
+      request.inputs.back().name = std::string(e.text);
+    } else if (path == "inputs/#/datatype") {
+      RETURN_IF_ERROR(want(Event::Type::kString, "a string"));
+      request.inputs.back().datatype = std::string(e.text);
+    } else if (path == "inputs/#/shape/#") {
+      int64_t d = 0;
+      RETURN_IF_ERROR(integer(&d));
+      request.inputs.back().shape.push_back(d);
+    } else if (path == "inputs/#/parameters/binary_data_size") {
+      int64_t n = 0;
+      RETURN_IF_ERROR(integer(&n));
+      request.inputs.back().has_binary_size = true;
+      request.inputs.back().binary_size = static_cast<uint64_t>(n);
+    } else if (path == "outputs/#/name") {
+      RETURN_IF_ERROR(want(Event::Type::kString, "a string"));
+      request.outputs.back().name = std::string(e.text);
+    } else if (path == "outputs/#/parameters/binary_data") {
+      RETURN_IF_ERROR(want(Event::Type::kBool, "true or false"));
+      request.outputs.back().binary = e.b ? 1 : 0;
+    }
+    return absl::OkStatus();
+  }
+
+  absl::string_view json_;
+  const rapidjson::MemoryStream* stream_;
+  std::vector<Frame> frames_;
+  int skip_depth_ = 0;
+  size_t data_start_ = 0;
+};
+
+// Feeds one JSON value into a Column.
+class ValueParser : public SaxAdapter<ValueParser> {
+ public:
+  explicit ValueParser(Column* column) : column_(column) {}
+  bool done() const { return false; }
+  absl::Status OnEvent(const Event& e) { return ToColumn(*column_, e); }
+
+ private:
+  Column* column_;
+};
+
 }  // namespace
+
+absl::StatusOr<KServeJsonRequest> ParseKServeInferJson(absl::string_view json) {
+  if (json.empty()) return absl::InvalidArgumentError("JSON Parse error: The document is empty");
+  rapidjson::MemoryStream stream(json.data(), json.size());
+  KServeScanner scanner(json, &stream);
+  rapidjson::Reader reader;
+  rapidjson::ParseResult result = reader.Parse<kParseFlags>(stream, scanner);
+  if (!scanner.status().ok()) return scanner.status();
+  if (result.IsError()) {
+    return absl::InvalidArgumentError(absl::StrCat("JSON Parse error: ", rapidjson::GetParseError_En(result.Code()),
+                                                   " at offset: ", result.Offset()));
+  }
+  return std::move(scanner.request);
+}
+
+absl::StatusOr<Tensor> KServeJsonTensor(const KServeJsonInput& input, DataType dtype, int64_t max_elements) {
+  loader::TensorBinding binding;
+  binding.alias = input.name;
+  binding.dtype = dtype;
+  Column column(&binding, max_elements);
+  ValueParser parser(&column);
+  absl::Status status = RunSax(input.data, parser, /*stop_early=*/false);
+  if (!status.ok()) return Annotate(status, absl::StrCat("input \"", input.name, "\""));
+  ASSIGN_OR_RETURN(Tensor t, column.Finish());
+  Shape shape;
+  for (int64_t d : input.shape) shape.AddDim(d);
+  if (shape.num_elements() != t.num_elements()) {
+    return absl::InvalidArgumentError(absl::StrCat("input \"", input.name, "\": expected ", shape.num_elements(),
+                                                   " values in \"data\" for shape ", shape.DebugString(), ", got ",
+                                                   t.num_elements()));
+  }
+  return t.Reshaped(shape);
+}
 
 absl::StatusOr<std::string> JsonSignatureName(absl::string_view json) {
   SignatureScanner scanner;

@@ -57,6 +57,40 @@ absl::Status ParseJsonExamplesRequest(absl::string_view json, std::string* signa
 std::string WriteJsonClassificationResult(const tensorflow::serving::ClassificationResult& result);
 std::string WriteJsonRegressionResult(const tensorflow::serving::RegressionResult& result);
 
+// A KServe v2 inference request body (JSON part), read with the SAX reader. Each input's "data" is
+// not converted here: its JSON text is kept (`data`) and converted by KServeJsonTensor once the
+// datatype is known, whatever the key order.
+struct KServeJsonInput {
+  std::string name;
+  std::string datatype;
+  std::vector<int64_t> shape;
+  bool has_binary_size = false;
+  uint64_t binary_size = 0;  // "parameters": {"binary_data_size": N}
+  absl::string_view data;    // the "data" array's JSON text; empty when absent
+};
+struct KServeJsonOutput {
+  std::string name;
+  int binary = -1;  // "parameters": {"binary_data": bool}; -1 when absent
+};
+struct KServeJsonRequest {
+  bool has_id = false;
+  std::string id;
+  std::string signature_name;       // "parameters": {"signature_name": ...}
+  bool binary_data_output = false;  // "parameters": {"binary_data_output": ...}
+  std::vector<KServeJsonInput> inputs;
+  std::vector<KServeJsonOutput> outputs;
+};
+
+// Parses the JSON part of a KServe v2 infer request. INVALID_ARGUMENT for malformed JSON, fields of
+// the wrong JSON type, and "data" that is not a list. Views point into `json`.
+absl::StatusOr<KServeJsonRequest> ParseKServeInferJson(absl::string_view json);
+
+// The tensor `input.data` holds (flat or nested lists), typed `dtype` and shaped `input.shape`.
+// INVALID_ARGUMENT naming the input for values of the wrong type or a count that does not match
+// the shape.
+absl::StatusOr<engine::Tensor> KServeJsonTensor(const KServeJsonInput& input, engine::DataType dtype,
+                                                int64_t max_elements);
+
 // JSON writing helpers shared with the KServe v2 routes.
 void AppendJsonString(absl::string_view s, std::string* out);
 void AppendJsonFloat(float v, std::string* out);

@@ -254,6 +254,40 @@ TEST(JsonTensorTest, MutatedBodiesFailCleanly) {
   EXPECT_GT(ok, 0);
 }
 
+TEST(JsonTensorTest, KServeInferRequestInAnyKeyOrder) {
+  const std::string json = R"({"id": "7", "parameters": {"signature_name": "s", "binary_data_output": true},
+      "inputs": [{"data": [[1, 2], [3, 4]], "shape": [2, 2], "name": "a", "datatype": "INT32"},
+                 {"name": "b", "datatype": "FP32", "shape": [3], "parameters": {"binary_data_size": 12}}],
+      "outputs": [{"name": "y", "parameters": {"binary_data": false}}, {"name": "z"}]})";
+  auto r = ParseKServeInferJson(json);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->has_id);
+  EXPECT_EQ(r->id, "7");
+  EXPECT_EQ(r->signature_name, "s");
+  EXPECT_TRUE(r->binary_data_output);
+  ASSERT_EQ(r->inputs.size(), 2u);
+  EXPECT_EQ(r->inputs[0].name, "a");
+  EXPECT_EQ(r->inputs[0].data, "[[1, 2], [3, 4]]");
+  EXPECT_THAT(r->inputs[0].shape, ElementsAre(2, 2));
+  EXPECT_TRUE(r->inputs[1].has_binary_size);
+  EXPECT_EQ(r->inputs[1].binary_size, 12u);
+  ASSERT_EQ(r->outputs.size(), 2u);
+  EXPECT_EQ(r->outputs[0].binary, 0);
+  EXPECT_EQ(r->outputs[1].binary, -1);
+  auto a = KServeJsonTensor(r->inputs[0], DataType::kInt32, 100);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->shape(), (Shape{2, 2}));
+  EXPECT_THAT(Ints(*a), ElementsAre(1, 2, 3, 4));
+  KServeJsonInput flat = r->inputs[0];
+  flat.data = "[1, 2, 3]";
+  EXPECT_THAT(KServeJsonTensor(flat, DataType::kInt32, 100).status().message(), HasSubstr("expected 4 values"));
+  EXPECT_THAT(ParseKServeInferJson(R"({"inputs": [{"name": "a", "data": 1}]})").status().message(),
+              HasSubstr("must be a list"));
+  EXPECT_THAT(ParseKServeInferJson(R"({"inputs": [{"name": 1}]})").status().message(), HasSubstr("must be a string"));
+  EXPECT_THAT(ParseKServeInferJson(R"({"inputs": [{"shape": [-1]}]})").status().message(),
+              HasSubstr("non-negative integer"));
+}
+
 TEST(JsonTensorTest, ExamplesRequestWithContext) {
   std::string signature;
   tensorflow::serving::Input input;

@@ -13,9 +13,6 @@
 #include "engine/base/status_macros.h"
 #include "google/protobuf/util/json_util.h"
 #include "loader/saved_model.h"
-#include "rapidjson/document.h"
-#include "rapidjson/error/en.h"
-#include "rapidjson/memorystream.h"
 #include "server/grpc/kserve_service.h"
 #include "server/http/json_tensor.h"
 #include "server/metrics.h"
@@ -89,66 +86,6 @@ void SetSpec(const ModelSelector& selector, tfs::ModelSpec* spec) {
 }
 
 // ---- KServe v2 JSON ----
-
-absl::Status FillContents(const rapidjson::Value& v, DataType dtype, const std::string& name,
-                          inference::InferTensorContents* c) {
-  if (v.IsArray()) {
-    for (const auto& e : v.GetArray()) RETURN_IF_ERROR(FillContents(e, dtype, name, c));
-    return absl::OkStatus();
-  }
-  auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("input \"", name, "\": a value in \"data\" is not of datatype ",
-                                                    KServeDatatype(dtype)));
-  };
-  switch (dtype) {
-    case DataType::kBool:
-      if (!v.IsBool()) return bad();
-      c->add_bool_contents(v.GetBool());
-      break;
-    case DataType::kInt8:
-    case DataType::kInt16:
-    case DataType::kInt32:
-      if (!v.IsInt()) return bad();
-      c->add_int_contents(v.GetInt());
-      break;
-    case DataType::kInt64:
-      if (!v.IsInt64()) return bad();
-      c->add_int64_contents(v.GetInt64());
-      break;
-    case DataType::kUInt8:
-    case DataType::kUInt16:
-    case DataType::kUInt32:
-      if (!v.IsUint()) return bad();
-      c->add_uint_contents(v.GetUint());
-      break;
-    case DataType::kUInt64:
-      if (!v.IsUint64()) return bad();
-      c->add_uint64_contents(v.GetUint64());
-      break;
-    case DataType::kFloat:
-      if (!v.IsNumber()) return bad();
-      c->add_fp32_contents(v.GetFloat());
-      break;
-    case DataType::kDouble:
-      if (!v.IsNumber()) return bad();
-      c->add_fp64_contents(v.GetDouble());
-      break;
-    case DataType::kString:
-      if (!v.IsString()) return bad();
-      c->add_bytes_contents(v.GetString(), v.GetStringLength());
-      break;
-    default:
-      return absl::InvalidArgumentError(absl::StrCat("input \"", name, "\": datatype ", KServeDatatype(dtype),
-                                                     " has no JSON form; send it as binary data"));
-  }
-  return absl::OkStatus();
-}
-
-const rapidjson::Value* Member(const rapidjson::Value& v, const char* key) {
-  if (!v.IsObject()) return nullptr;
-  auto it = v.FindMember(key);
-  return it == v.MemberEnd() ? nullptr : &it->value;
-}
 
 std::string KServeTensorMetadataJson(const inference::ModelMetadataResponse::TensorMetadata& t) {
   std::string out = "{\"name\":";
@@ -407,64 +344,37 @@ absl::Status RestApi::HandleV2(const HttpRequest& request, absl::string_view pat
     json = request.body.substr(0, n);
     binary = request.body.substr(n);
   }
-  rapidjson::Document doc;
-  rapidjson::MemoryStream stream(json.data(), json.size());
-  doc.ParseStream<rapidjson::kParseNanAndInfFlag | rapidjson::kParseIterativeFlag>(stream);
-  if (doc.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrCat("JSON Parse error: ", rapidjson::GetParseError_En(doc.GetParseError()),
-                                                   " at offset: ", doc.GetErrorOffset()));
-  }
-  if (!doc.IsObject()) return absl::InvalidArgumentError("the inference request is not a JSON object");
-  std::string signature;
-  bool binary_output = false;
-  if (const auto* params = Member(doc, "parameters")) {
-    if (const auto* s = Member(*params, "signature_name"); s && s->IsString()) signature = s->GetString();
-    if (const auto* b = Member(*params, "binary_data_output"); b && b->IsBool()) binary_output = b->GetBool();
-  }
+  ASSIGN_OR_RETURN(KServeJsonRequest req, ParseKServeInferJson(json));
+  const std::string& signature = req.signature_name;
   route.signature = signature.empty() ? loader::kDefaultSignature : signature;
-  const auto* inputs_json = Member(doc, "inputs");
-  if (inputs_json == nullptr || !inputs_json->IsArray()) {
-    return absl::InvalidArgumentError("the inference request needs an \"inputs\" array");
-  }
   loader::NamedTensors inputs;
   size_t binary_offset = 0;
-  for (const auto& in : inputs_json->GetArray()) {
-    const auto* name_v = Member(in, "name");
-    const auto* dtype_v = Member(in, "datatype");
-    const auto* shape_v = Member(in, "shape");
-    if (!name_v || !name_v->IsString() || !dtype_v || !dtype_v->IsString() || !shape_v || !shape_v->IsArray()) {
-      return absl::InvalidArgumentError("every input needs a string \"name\", a string \"datatype\" and a \"shape\"");
+  for (const KServeJsonInput& in : req.inputs) {
+    if (in.name.empty() || in.datatype.empty()) {
+      return absl::InvalidArgumentError("every input needs a \"name\", a \"datatype\" and a \"shape\"");
     }
-    inference::ModelInferRequest::InferInputTensor tensor;
-    tensor.set_name(name_v->GetString());
-    tensor.set_datatype(dtype_v->GetString());
-    for (const auto& d : shape_v->GetArray()) {
-      if (!d.IsInt64()) {
-        return absl::InvalidArgumentError(absl::StrCat("input \"", tensor.name(), "\": shape must hold integers"));
-      }
-      tensor.add_shape(d.GetInt64());
-    }
-    const rapidjson::Value* size_v = nullptr;
-    if (const auto* params = Member(in, "parameters")) size_v = Member(*params, "binary_data_size");
     std::optional<Tensor> t;
-    if (size_v != nullptr) {
-      if (!size_v->IsUint64() || size_v->GetUint64() > binary.size() - binary_offset) {
-        return absl::InvalidArgumentError(absl::StrCat("input \"", tensor.name(), "\": binary_data_size exceeds the ",
+    if (in.has_binary_size) {
+      if (in.binary_size > binary.size() - binary_offset) {
+        return absl::InvalidArgumentError(absl::StrCat("input \"", in.name, "\": binary_data_size exceeds the ",
                                                        binary.size() - binary_offset, " binary bytes left"));
       }
-      const std::string raw(binary.substr(binary_offset, size_v->GetUint64()));
-      binary_offset += size_v->GetUint64();
+      inference::ModelInferRequest::InferInputTensor tensor;
+      tensor.set_name(in.name);
+      tensor.set_datatype(in.datatype);
+      for (int64_t d : in.shape) tensor.add_shape(d);
+      const std::string raw(binary.substr(binary_offset, in.binary_size));
+      binary_offset += in.binary_size;
       ASSIGN_OR_RETURN(t, TensorFromKServe(tensor, &raw));
     } else {
-      const auto* data = Member(in, "data");
-      if (data == nullptr) {
-        return absl::InvalidArgumentError(absl::StrCat("input \"", tensor.name(), "\" has neither \"data\" nor binary_data_size"));
+      if (in.data.empty()) {
+        return absl::InvalidArgumentError(absl::StrCat("input \"", in.name, "\" has neither \"data\" nor binary_data_size"));
       }
-      ASSIGN_OR_RETURN(DataType dtype, DataTypeFromKServe(tensor.datatype()));
-      RETURN_IF_ERROR(FillContents(*data, dtype, tensor.name(), tensor.mutable_contents()));
-      ASSIGN_OR_RETURN(t, TensorFromKServe(tensor, nullptr));
+      auto dtype = DataTypeFromKServe(in.datatype);
+      if (!dtype.ok()) return Annotate(dtype.status(), absl::StrCat("input \"", in.name, "\""));
+      ASSIGN_OR_RETURN(t, KServeJsonTensor(in, *dtype, options_.max_tensor_elements));
     }
-    inputs.emplace_back(tensor.name(), *std::move(t));
+    inputs.emplace_back(in.name, *std::move(t));
   }
   if (binary_offset != binary.size()) {
     return absl::InvalidArgumentError(absl::StrCat(binary.size() - binary_offset,
@@ -472,18 +382,12 @@ absl::Status RestApi::HandleV2(const HttpRequest& request, absl::string_view pat
   }
   std::vector<std::string> filter;
   std::vector<bool> filter_binary;
-  if (const auto* outs = Member(doc, "outputs"); outs && outs->IsArray()) {
-    for (const auto& o : outs->GetArray()) {
-      const auto* n = Member(o, "name");
-      if (!n || !n->IsString()) return absl::InvalidArgumentError("every requested output needs a string \"name\"");
-      filter.emplace_back(n->GetString());
-      bool b = binary_output;
-      if (const auto* params = Member(o, "parameters")) {
-        if (const auto* bd = Member(*params, "binary_data"); bd && bd->IsBool()) b = bd->GetBool();
-      }
-      filter_binary.push_back(b);
-    }
+  for (const KServeJsonOutput& o : req.outputs) {
+    if (o.name.empty()) return absl::InvalidArgumentError("every requested output needs a \"name\"");
+    filter.push_back(o.name);
+    filter_binary.push_back(o.binary < 0 ? req.binary_data_output : o.binary == 1);
   }
+  const bool binary_output = req.binary_data_output;
   std::optional<int64_t> version;
   if (!version_text.empty()) version = route.version;
   ASSIGN_OR_RETURN(VersionHandle handle, path_->Find({name, version, std::nullopt}));
@@ -495,9 +399,9 @@ absl::Status RestApi::HandleV2(const HttpRequest& request, absl::string_view pat
   out = "{\"model_name\":";
   AppendJsonString(handle->name, &out);
   absl::StrAppend(&out, ",\"model_version\":\"", handle->version, "\"");
-  if (const auto* id = Member(doc, "id"); id && id->IsString()) {
+  if (req.has_id) {
     out.append(",\"id\":");
-    AppendJsonString(absl::string_view(id->GetString(), id->GetStringLength()), &out);
+    AppendJsonString(req.id, &out);
   }
   out.append(",\"outputs\":[");
   bool first = true;

@@ -428,6 +428,19 @@ TEST_F(RestApiTest, KServeV2) {
          R"({"inputs": [{"name": "x", "shape": [2, 1], "datatype": "FP32", "data": [[1.0], [2.0]]}]})", 200,
          R"({"model_name": "half_plus_three", "model_version": "123",
              "outputs": [{"name": "y", "datatype": "FP32", "shape": [2, 1], "data": [3.5, 4.0]}]})");
+  // Keys in any order; an output filter.
+  Expect("POST", "/v2/models/half_plus_two/infer",
+         R"({"outputs": [{"name": "y"}], "inputs": [{"data": [[1.0], [2.0]], "name": "x", "shape": [2, 1], "datatype": "FP32"}]})",
+         200, R"({"model_name": "half_plus_two", "model_version": "123",
+                  "outputs": [{"name": "y", "datatype": "FP32", "shape": [2, 1], "data": [2.5, 3.0]}]})");
+  ExpectError("POST", "/v2/models/half_plus_two/infer",
+              R"({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": [1.0]}], "outputs": [{"name": "z"}]})",
+              400, "z");
+  ExpectError("POST", "/v2/models/half_plus_two/infer",
+              R"({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": 1.0}]})", 400, "must be a list");
+  ExpectError("POST", "/v2/models/half_plus_two/infer",
+              R"({"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP32", "data": ["a"]}]})", 400,
+              "is not of expected type: float");
   ExpectError("POST", "/v2/models/half_plus_two/infer",
               R"({"inputs": [{"name": "x", "shape": [3, 1], "datatype": "FP32", "data": [1.0, 2.0]}]})", 400, "x");
   ExpectError("POST", "/v2/models/half_plus_two/infer",
