@@ -316,6 +316,65 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateAssignUpdateVariable(const Kerne
   return std::make_unique<AssignUpdateVariableKernel<kAdd>>(dtype);
 }
 
+// ResourceApplyGradientDescent: var -= alpha * delta (an SGD step of a training signature that a
+// SavedModel exports next to its serving ones). Checks and wording of TensorFlow's
+// ApplyGradientDescentOp (training_ops.cc).
+class ApplyGradientDescentKernel final : public OpKernel {
+ public:
+  explicit ApplyGradientDescentKernel(DataType dtype) : dtype_(dtype) {}
+
+  absl::Status Compute(KernelContext& ctx) const override {
+    ASSIGN_OR_RETURN(std::shared_ptr<Variable> var, InputVariable(ctx, 0));
+    if (ctx.num_inputs() != 3) return absl::InvalidArgumentError("expected inputs var, alpha, delta");
+    const Tensor& alpha = ctx.input(1);
+    const Tensor& delta = ctx.input(2);
+    RETURN_IF_ERROR(CheckValueDType(dtype_, alpha));
+    RETURN_IF_ERROR(CheckValueDType(dtype_, delta));
+    if (alpha.rank() != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("alpha is not a scalar: ", alpha.shape().DebugString()));
+    }
+    return var
+        ->Update([&](const Tensor& current) -> absl::StatusOr<Tensor> {
+          RETURN_IF_ERROR(CheckValueDType(dtype_, current));
+          if (current.shape() != delta.shape()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "var and delta do not have the same shape", current.shape().DebugString(), " ",
+                delta.shape().DebugString()));
+          }
+          Tensor next(dtype_, current.shape());
+          if (dtype_ == DataType::kFloat) {
+            Step<float>(current, alpha, delta, next);
+          } else {
+            Step<double>(current, alpha, delta, next);
+          }
+          return next;
+        })
+        .status();
+  }
+
+ private:
+  template <typename T>
+  static void Step(const Tensor& var, const Tensor& alpha, const Tensor& delta, Tensor& out) {
+    const T a = alpha.data<T>()[0];
+    for (int64_t i = 0; i < var.num_elements(); ++i) {
+      out.data<T>()[i] = var.data<T>()[i] - a * delta.data<T>()[i];
+    }
+  }
+
+  const DataType dtype_;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> CreateApplyGradientDescent(const KernelConstruction& c) {
+  ASSIGN_OR_RETURN(DataType dtype, GetTypeAttr(c.node(), "T"));
+  if (dtype != DataType::kFloat && dtype != DataType::kDouble) {
+    return absl::UnimplementedError(absl::StrCat(
+        "op \"ResourceApplyGradientDescent\" does not support ", DataTypeName(dtype),
+        " (supported: DT_FLOAT, DT_DOUBLE)"));
+  }
+  return std::make_unique<ApplyGradientDescentKernel>(dtype);
+}
+
 // Like TensorFlow, a handle that does not lead to a variable is simply "not initialized".
 absl::Status VarIsInitialized(KernelContext& ctx) {
   auto var = InputVariable(ctx, 0);
@@ -379,6 +438,8 @@ void RegisterVariableOps(OpRegistry& registry) {
   registry.Add("IsVariableInitialized",
                {.compute = IsVariableInitialized, .stateful = true, .ref_input_mask = 1});
   registry.Add("ReadVariableOp", {.factory = CreateReadVariable, .stateful = true});
+  registry.Add("ResourceApplyGradientDescent",
+               {.factory = CreateApplyGradientDescent, .stateful = true, .num_outputs = 0});
   registry.Add("VarHandleOp",
                {.factory = CreateVariable, .stateful = true, .compile_time_handle = true});
   registry.Add("VarIsInitializedOp", {.compute = VarIsInitialized, .stateful = true});

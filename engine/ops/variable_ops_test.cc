@@ -182,6 +182,27 @@ TEST_F(VariableOpsTest, ResourceVariableLifecycle) {
   EXPECT_TRUE(Run(destroy_quiet, 0).ok());
 }
 
+// One SGD step: var - alpha * delta = [1 - 0.5*2, 2 - 0.5*(-4)] = [0, 4].
+TEST_F(VariableOpsTest, ResourceApplyGradientDescentTakesOneStep) {
+  const Tensor h = Handle("VarHandleOp", "w", DataType::kFloat, PartialShape{2}, "w");
+  OpTest assign("AssignVariableOp");
+  assign.TypeAttr("dtype", DataType::kFloat).Input(h).Input(MakeTensor<float>({2}, {1, 2}));
+  ASSERT_TRUE(Run(assign, 0).ok());
+  auto step = [&](const Tensor& alpha, const Tensor& delta) {
+    OpTest t("ResourceApplyGradientDescent");
+    t.TypeAttr("T", DataType::kFloat).BoolAttr("use_locking", false).Input(h).Input(alpha).Input(delta);
+    return Run(t, 0).status();
+  };
+  ASSERT_TRUE(step(MakeTensor<float>({}, {0.5f}), MakeTensor<float>({2}, {2, -4})).ok());
+  auto value = ReadVariable(h, DataType::kFloat);
+  ASSERT_TRUE(value.ok()) << value.status();
+  ExpectTensor<float>(*value, Shape{2}, {0, 4});
+  ExpectError(step(MakeTensor<float>({1}, {0.5f}), MakeTensor<float>({2}, {1, 1})),
+              absl::StatusCode::kInvalidArgument, "alpha is not a scalar: [1]");
+  ExpectError(step(MakeTensor<float>({}, {0.5f}), MakeTensor<float>({3}, {1, 1, 1})),
+              absl::StatusCode::kInvalidArgument, "var and delta do not have the same shape[2] [3]");
+}
+
 TEST_F(VariableOpsTest, ResourceVariableDtypeAndShapeChecks) {
   const Tensor h = Handle("VarHandleOp", "v", DataType::kFloat, PartialShape{2}, "v");
   OpTest assign("AssignVariableOp");

@@ -55,12 +55,16 @@ HWY_INLINE void StoreTail(D d, hn::Vec<D> v, float* HWY_RESTRICT p, size_t n) {
   for (size_t i = 0; i < n; ++i) p[i] = buf[i];
 }
 
+// A NaN input gives NaN, as TensorFlow's kernels do (x86 min/max would return the other operand,
+// and the sigmoid's clamp would turn NaN into 0 or 1).
 template <Activation kAct, class D, class V = hn::Vec<D>>
 HWY_INLINE V Activate(D d, V x, V alpha) {
   if constexpr (kAct == Activation::kRelu) {
-    return hn::Max(x, hn::Zero(d));
+    return hn::IfThenZeroElse(hn::Lt(x, hn::Zero(d)), x);
   } else if constexpr (kAct == Activation::kRelu6) {
-    return hn::Min(hn::Max(x, hn::Zero(d)), hn::Set(d, 6.0f));
+    const V six = hn::Set(d, 6.0f);
+    const V r = hn::IfThenZeroElse(hn::Lt(x, hn::Zero(d)), x);
+    return hn::IfThenElse(hn::Gt(r, six), six, r);
   } else if constexpr (kAct == Activation::kElu) {
     const V neg = hn::Expm1(d, hn::Min(x, hn::Zero(d)));
     return hn::IfThenElse(hn::Lt(x, hn::Zero(d)), neg, x);
@@ -69,9 +73,10 @@ HWY_INLINE V Activate(D d, V x, V alpha) {
   } else if constexpr (kAct == Activation::kSigmoid) {
     // Clamped so that exp stays finite; sigmoid is 0 or 1 in float beyond +-88 anyway.
     const V t = hn::Min(hn::Max(hn::Neg(x), hn::Set(d, -88.0f)), hn::Set(d, 88.0f));
-    return hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), hn::Exp(d, t)));
+    const V r = hn::Div(hn::Set(d, 1.0f), hn::Add(hn::Set(d, 1.0f), hn::Exp(d, t)));
+    return hn::IfThenElse(hn::IsNaN(x), x, r);
   } else if constexpr (kAct == Activation::kTanh) {
-    return hn::Tanh(d, x);
+    return hn::IfThenElse(hn::IsNaN(x), x, hn::Tanh(d, x));
   } else if constexpr (kAct == Activation::kGeluApprox) {
     const V x3 = hn::Mul(hn::Mul(x, x), x);
     const V inner =

@@ -97,6 +97,21 @@ TEST_P(SimdTest, ActivationsMatchFormulas) {
   }
 }
 
+// TensorFlow's activations map NaN to NaN (x86 min/max and a clamped exp would not), and the
+// fused epilogues must agree with the standalone ops.
+TEST_P(SimdTest, ActivationsPropagateNaN) {
+  for (Activation act : kAllActivations) {
+    for (int64_t n : Lengths()) {
+      std::vector<float> y(n, std::numeric_limits<float>::quiet_NaN());
+      ApplyActivation(y.data(), n, act, 0.3f);
+      for (int64_t i = 0; i < n; ++i) {
+        ASSERT_TRUE(std::isnan(y[i])) << "act " << static_cast<int>(act) << " n " << n << " at "
+                                      << i << " gave " << y[i];
+      }
+    }
+  }
+}
+
 TEST_P(SimdTest, ChannelAffineAppliesScaleShiftAndActivation) {
   for (int64_t channels : Lengths()) {
     const int64_t rows = 3;
