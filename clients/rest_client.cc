@@ -187,7 +187,9 @@ class RestClient : public ServingClient {
       absl::Status s = JsonToProto(ValueJson((*doc)["metadata"]["signature_def"]), &signatures);
       if (!s.ok()) return s;
     }
-    return MetadataFromTfs(spec, signatures);
+    metadata_ = MetadataFromTfs(spec, signatures);
+    metadata_key_ = Base(model);
+    return metadata_;
   }
 
   absl::StatusOr<ModelStatus> Status(const ModelRef& model) override {
@@ -358,15 +360,22 @@ class RestClient : public ServingClient {
     return std::move(r->body);
   }
 
+  // The signature a predict answer belongs to, from the metadata (fetched once per model path).
   absl::StatusOr<SignatureInfo> SignatureFor(const ModelRef& model) {
-    ModelRef key = model;
-    auto md = Metadata(key);
-    if (!md.ok()) return md.status();
-    return FindSignature(*md, model.signature);
+    const std::string key = Base(model);
+    if (key != metadata_key_) {
+      auto md = Metadata(model);
+      if (!md.ok()) return md.status();
+      metadata_ = *std::move(md);
+      metadata_key_ = key;
+    }
+    return FindSignature(metadata_, model.signature);
   }
 
   Target target_;
   HttpConnection http_;
+  std::string metadata_key_;
+  ModelMetadata metadata_;
 };
 
 }  // namespace
