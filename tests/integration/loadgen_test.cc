@@ -161,7 +161,7 @@ TEST(LoadgenTest, SweepCountsMatchThePrometheusRequestCounter) {
   EXPECT_EQ(SettledDelta(http, rest_infer, *rest_before, open.total_ok), static_cast<double>(open.total_ok));
 }
 
-TEST(LoadgenTest, UnknownModelAndBadFlagsFailFast) {
+TEST(LoadgenTest, UnknownModelBadFlagsAndRejectedRequests) {
   const fs::path dir = MakeTempDir("loadgen_test_errors");
   CopyTree(TestDataDir() / "half_plus_two", dir / "models" / "half_plus_two");
   auto server = ServerProcess::Start(
@@ -176,6 +176,22 @@ TEST(LoadgenTest, UnknownModelAndBadFlagsFailFast) {
                            "--inputs", "nope=[[1.0]]", "--duration", "1"});
   EXPECT_EQ(alias.exit_code, 2) << alias.err;
   EXPECT_THAT(alias.err, HasSubstr("\"nope\""));
+
+  // Every request rejected (KServe carries the signature to the server, which has no "nosig"):
+  // all of them are counted under the one gRPC code, none as successes, and the exit code says so.
+  LoadgenRun rejected = RunLoadgen({"--server", (*server)->address(), "--api", "kserve", "--model", "half_plus_two",
+                                    "--signature", "nosig", "--concurrency", "1", "--duration", "1", "--quiet"},
+                                   dir / "rejected.json");
+  EXPECT_EQ(rejected.process.exit_code, 1) << rejected.process.err;
+  ASSERT_FALSE(rejected.json.HasParseError());
+  EXPECT_EQ(rejected.total_ok, 0);
+  EXPECT_GT(rejected.total_errors, 0);
+  const auto& codes = rejected.json["steps"][0]["errors_by_code"];
+  ASSERT_EQ(codes.MemberCount(), 1u);
+  EXPECT_THAT(codes.MemberBegin()->name.GetString(),
+              ::testing::AnyOf(::testing::StrEq("FAILED_PRECONDITION"), ::testing::StrEq("INVALID_ARGUMENT")));
+  EXPECT_EQ(codes.MemberBegin()->value.GetInt64(), rejected.total_errors);
+  EXPECT_THAT(rejected.process.err, HasSubstr("nosig"));
 }
 
 }  // namespace
