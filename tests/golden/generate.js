@@ -1039,6 +1039,77 @@ for (const [name, act] of [['bias_relu', 'relu'], ['bias_relu6', 'relu6'], ['bia
 tolerance('_FusedConv2D', 1e-4, 1e-5);
 tolerance('_FusedMatMul', 1e-4, 1e-5);
 
+// ============================== Random ops ==============================
+// tfjs's random ops are not TensorFlow's, so these cases are computed here from TensorFlow's
+// algorithm (philox_random.h, random_distributions.h, random_op.cc): Philox4x32-10 keyed by the
+// op's seed (key) and seed2 (counter words 2-3), one 128-bit sample per 4 uniform floats
+// (Uint32ToFloat: 23 mantissa bits), Box-Muller on pairs of words for normals. The Philox code is
+// checked against Random123's known-answer vectors before use.
+
+function mulHiLo(a, b) {
+  const p = BigInt(a) * BigInt(b);
+  return [Number(p & 0xffffffffn), Number(p >> 32n)];
+}
+function philox(counter, key) {
+  let c = counter.slice();
+  let k = key.slice();
+  for (let round = 0; round < 10; ++round) {
+    if (round > 0) k = [(k[0] + 0x9E3779B9) >>> 0, (k[1] + 0xBB67AE85) >>> 0];
+    const [lo0, hi0] = mulHiLo(0xD2511F53, c[0]);
+    const [lo1, hi1] = mulHiLo(0xCD9E8D57, c[2]);
+    c = [(hi1 ^ c[1] ^ k[0]) >>> 0, lo1, (hi0 ^ c[3] ^ k[1]) >>> 0, lo0];
+  }
+  return c;
+}
+for (const [counter, key, want] of [
+  [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
+  [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff],
+   [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
+  [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0],
+   [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]]]) {
+  const got = philox(counter, key);
+  if (got.some((w, i) => w !== want[i])) throw new Error(`Philox known answer mismatch: ${got}`);
+}
+// The first `count` 32-bit words TensorFlow's generator yields for attrs (seed, seed2).
+function philoxWords(seed, seed2, count) {
+  const s = BigInt(seed);
+  const s2 = BigInt(seed2);
+  const key = [Number(s & 0xffffffffn), Number((s >> 32n) & 0xffffffffn)];
+  const counter = [0, 0, Number(s2 & 0xffffffffn), Number((s2 >> 32n) & 0xffffffffn)];
+  const words = [];
+  while (words.length < count) {
+    words.push(...philox(counter, key));
+    for (let i = 0; i < 4; ++i) {  // 128-bit increment
+      counter[i] = (counter[i] + 1) >>> 0;
+      if (counter[i] !== 0) break;
+    }
+  }
+  return words;
+}
+const uint32ToFloat = (w) => (w & 0x7fffff) / 8388608;  // exact: (1 + m / 2^23) - 1
+function boxMuller(x0, x1) {
+  const f = Math.fround;
+  let u1 = uint32ToFloat(x0);
+  if (u1 < f(1e-7)) u1 = f(1e-7);
+  const v1 = f(2 * Math.PI * uint32ToFloat(x1));
+  const u2 = f(Math.sqrt(f(-2 * f(Math.log(u1)))));
+  return [f(f(Math.sin(v1)) * u2), f(f(Math.cos(v1)) * u2)];
+}
+for (const [name, shape, seed, seed2] of [['seeded_7', [7], 1, 2], ['matrix_2x3', [2, 3], 87654321, 5],
+                                          ['wide_seed', [5], '4294967299', 7], ['empty', [0, 4], 3, 4]]) {
+  const n = count(shape);
+  const attrs = {seed: A.i(Number(seed)), seed2: A.i(seed2), dtype: A.type('DT_FLOAT'), T: A.type('DT_INT32')};
+  const uniform = philoxWords(seed, seed2, n).slice(0, n).map(uint32ToFloat);
+  tfCase('RandomUniform', name, {attrs, inputs: [vec32(shape)], outputs: [F(shape, uniform)]});
+  const words = philoxWords(seed, seed2, n + 4);
+  const normal = [];
+  for (let i = 0; normal.length < n; i += 2) normal.push(...boxMuller(words[i], words[i + 1]));
+  tfCase('RandomStandardNormal', name, {attrs, inputs: [vec32(shape)], outputs: [F(shape, normal.slice(0, n))]});
+}
+tolerance('RandomStandardNormal', 1e-5, 1e-6,
+          'float32 log/sqrt/sin/cos evaluated in double and rounded: within an ulp or two of libm');
+tolerance('RandomUniform', 0, 0, 'exact: 23 random mantissa bits');
+
 // ============================== Write ==============================
 
 async function main() {
