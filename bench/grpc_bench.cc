@@ -4,7 +4,11 @@
 // everything Savant adds per request (lookup, signature, tensor conversion, running half_plus_two);
 // the goal is >= 0.8 at every concurrency.
 //
-//   grpc_bench [--seconds=2] [--concurrency=1,8,64]
+//   grpc_bench [--seconds=2] [--concurrency=1,8,64] [--rounds=3]
+//
+// Each point alternates bare and savant `rounds` times and reports the round with the median
+// throughput of each, so that load from other processes on a shared machine falls on both sides
+// alike instead of on whichever ran second.
 //
 // Uses TensorFlow Serving's saved_model_half_plus_two_cpu fixture when present, otherwise the
 // project's own tests/testdata/half_plus_two.
@@ -181,9 +185,20 @@ LoadResult RunLoad(const std::string& address, const tfs::PredictRequest& reques
   return result;
 }
 
+// The round with the median throughput (errors summed over every round).
+LoadResult Median(std::vector<LoadResult> results) {
+  int64_t errors = 0;
+  for (const LoadResult& r : results) errors += r.errors;
+  std::sort(results.begin(), results.end(), [](const LoadResult& a, const LoadResult& b) { return a.qps < b.qps; });
+  LoadResult median = results[results.size() / 2];
+  median.errors = errors;
+  return median;
+}
+
 int Main(int argc, char** argv) {
   double seconds = 2.0;
   std::vector<int> concurrencies = {1, 8, 64};
+  int rounds = 3;
   for (int i = 1; i < argc; ++i) {
     absl::string_view arg = argv[i];
     if (absl::ConsumePrefix(&arg, "--seconds=")) {
@@ -195,8 +210,10 @@ int Main(int argc, char** argv) {
         if (!absl::SimpleAtoi(c, &n) || n < 1) return 2;
         concurrencies.push_back(n);
       }
+    } else if (absl::ConsumePrefix(&arg, "--rounds=")) {
+      if (!absl::SimpleAtoi(arg, &rounds) || rounds < 1) return 2;
     } else {
-      std::fprintf(stderr, "usage: grpc_bench [--seconds=2] [--concurrency=1,8,64]\n");
+      std::fprintf(stderr, "usage: grpc_bench [--seconds=2] [--concurrency=1,8,64] [--rounds=3]\n");
       return 2;
     }
   }
@@ -221,15 +238,22 @@ int Main(int argc, char** argv) {
   request.mutable_model_spec()->set_name("half_plus_two");
   (*request.mutable_inputs())["x"] = Column({1.0f, 2.0f, 5.0f});
 
-  std::printf("gRPC Predict, half_plus_two x=[[1],[2],[5]], %d cores, %.1f s per point, model %s\n", Cores(),
-              seconds, base.string().c_str());
+  std::printf("gRPC Predict, half_plus_two x=[[1],[2],[5]], %d cores, median of %d alternating rounds of %.1f s, "
+              "model %s\n",
+              Cores(), rounds, seconds, base.string().c_str());
   std::printf("%-12s %-8s %12s %10s %10s %8s\n", "concurrency", "server", "req/s", "p50_us", "p99_us", "errors");
   const absl::Duration measure = absl::Seconds(seconds);
   const absl::Duration warmup = absl::Milliseconds(300);
   std::vector<double> ratios;
   for (int c : concurrencies) {
-    LoadResult b = RunLoad("127.0.0.1:" + std::to_string(bare.port()), request, c, warmup, measure);
-    LoadResult s = RunLoad("127.0.0.1:" + std::to_string(savant.grpc_port()), request, c, warmup, measure);
+    std::vector<LoadResult> bare_rounds, savant_rounds;
+    for (int r = 0; r < rounds; ++r) {
+      bare_rounds.push_back(RunLoad("127.0.0.1:" + std::to_string(bare.port()), request, c, warmup, measure));
+      savant_rounds.push_back(
+          RunLoad("127.0.0.1:" + std::to_string(savant.grpc_port()), request, c, warmup, measure));
+    }
+    const LoadResult b = Median(bare_rounds);
+    const LoadResult s = Median(savant_rounds);
     std::printf("%-12d %-8s %12.0f %10.0f %10.0f %8lld\n", c, "bare", b.qps, b.p50_us, b.p99_us,
                 static_cast<long long>(b.errors));
     std::printf("%-12d %-8s %12.0f %10.0f %10.0f %8lld\n", c, "savant", s.qps, s.p50_us, s.p99_us,

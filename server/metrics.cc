@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -240,11 +241,11 @@ Metrics::RequestCells& Metrics::CellsFor(absl::string_view model, int64_t versio
   };
   make_key(model, version, signature);
   {
-    absl::ReaderMutexLock lock(&mu_);
+    std::shared_lock lock(mu_);
     auto it = request_cells_.find(key);
     if (it != request_cells_.end()) return *it->second;
   }
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   if (static_cast<int>(request_cells_.size()) >= kMaxRequestSeries) {
     model = kOverflowModel;
     version = 0;
@@ -316,7 +317,7 @@ void Metrics::RecordWarmup(absl::string_view model, int64_t /*version*/, absl::s
 
 void Metrics::SetVersionState(absl::string_view model, int64_t version, absl::string_view state) {
   const std::string key = absl::StrCat(model, absl::string_view("\0", 1), version);
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   prometheus::Gauge& gauge =
       version_state_->Add({{"model", std::string(model)}, {"version", VersionLabel(version)}, {"state", std::string(state)}});
   auto [it, inserted] = version_state_cells_.emplace(key, &gauge);
@@ -329,7 +330,7 @@ void Metrics::SetVersionState(absl::string_view model, int64_t version, absl::st
 
 void Metrics::RemoveVersion(absl::string_view model, int64_t version) {
   const std::string key = absl::StrCat(model, absl::string_view("\0", 1), version);
-  absl::MutexLock lock(&mu_);
+  std::unique_lock lock(mu_);
   auto it = version_state_cells_.find(key);
   if (it == version_state_cells_.end()) return;
   version_state_->Remove(it->second);

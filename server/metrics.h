@@ -21,13 +21,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <shared_mutex>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace prometheus {
@@ -49,8 +49,8 @@ inline constexpr char kDefaultPrometheusPath[] = "/monitoring/prometheus/metrics
 inline constexpr int kMaxRequestSeries = 4096;
 inline constexpr char kOverflowModel[] = "__other__";
 
-// Thread-safe. Recording is lock-free for label sets seen before (a reader lock on a cache, then
-// atomic updates); a new label set takes a writer lock once.
+// Thread-safe. Recording a label set seen before takes a shared lock on a cache, then updates the
+// series; a new label set takes the exclusive lock once.
 //
 //   Metrics::Global().RecordRequest("half_plus_two", 123, "serving_default", "predict", "grpc",
 //                                   absl::StatusCode::kOk, absl::Microseconds(80));
@@ -124,7 +124,9 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>* batch_size_;
   prometheus::Family<prometheus::Histogram>* batch_queue_duration_;
 
-  absl::Mutex mu_;
+  // std::shared_mutex rather than absl::Mutex: Debian's abseil is built with deadlock detection,
+  // which takes a process-wide lock on every acquisition (visible in request-path profiles).
+  std::shared_mutex mu_;
   // Key: the label values joined by '\0'.
   absl::flat_hash_map<std::string, std::unique_ptr<RequestCells>> request_cells_ ABSL_GUARDED_BY(mu_);
   // (model, version) -> the state series currently set to 1.
