@@ -1151,7 +1151,20 @@ absl::StatusOr<KServeJsonRequest> ParseKServeInferJson(absl::string_view json) {
   return std::move(scanner.request);
 }
 
+absl::StatusOr<int64_t> ElementCount(const std::vector<int64_t>& shape, const std::string& name) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || (d > 0 && n > std::numeric_limits<int64_t>::max() / d)) {
+      return absl::InvalidArgumentError(absl::StrCat("input \"", name, "\": shape [", absl::StrJoin(shape, ","),
+                                                     "] has a negative dimension or too many elements"));
+    }
+    n *= d;
+  }
+  return n;
+}
+
 absl::StatusOr<Tensor> KServeJsonTensor(const KServeJsonInput& input, DataType dtype, int64_t max_elements) {
+  RETURN_IF_ERROR(ElementCount(input.shape, input.name).status());
   loader::TensorBinding binding;
   binding.alias = input.name;
   binding.dtype = dtype;

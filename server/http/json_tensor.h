@@ -85,6 +85,10 @@ struct KServeJsonRequest {
 // the wrong JSON type, and "data" that is not a list. Views point into `json`.
 absl::StatusOr<KServeJsonRequest> ParseKServeInferJson(absl::string_view json);
 
+// The number of elements of `shape`; INVALID_ARGUMENT naming input `name` when a dimension is
+// negative or the product overflows int64.
+absl::StatusOr<int64_t> ElementCount(const std::vector<int64_t>& shape, const std::string& name);
+
 // The tensor `input.data` holds (flat or nested lists), typed `dtype` and shaped `input.shape`.
 // INVALID_ARGUMENT naming the input for values of the wrong type or a count that does not match
 // the shape.

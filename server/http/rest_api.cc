@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "engine/base/status_macros.h"
 #include "google/protobuf/util/json_util.h"
@@ -358,6 +359,20 @@ absl::Status RestApi::HandleV2(const HttpRequest& request, absl::string_view pat
       if (in.binary_size > binary.size() - binary_offset) {
         return absl::InvalidArgumentError(absl::StrCat("input \"", in.name, "\": binary_data_size exceeds the ",
                                                        binary.size() - binary_offset, " binary bytes left"));
+      }
+      // Check the declared shape against the bytes sent before anything is allocated for it.
+      auto dtype = DataTypeFromKServe(in.datatype);
+      if (!dtype.ok()) return Annotate(dtype.status(), absl::StrCat("input \"", in.name, "\""));
+      ASSIGN_OR_RETURN(int64_t elements, ElementCount(in.shape, in.name));
+      const uint64_t element_size = engine::DataTypeSize(*dtype);
+      const bool fits = *dtype == DataType::kString
+                            ? static_cast<uint64_t>(elements) <= in.binary_size / 4
+                            : element_size > 0 && static_cast<uint64_t>(elements) == in.binary_size / element_size &&
+                                  in.binary_size % element_size == 0;
+      if (!fits) {
+        return absl::InvalidArgumentError(absl::StrCat("input \"", in.name, "\": binary_data_size ", in.binary_size,
+                                                       " does not hold ", in.datatype, " [",
+                                                       absl::StrJoin(in.shape, ","), "]"));
       }
       inference::ModelInferRequest::InferInputTensor tensor;
       tensor.set_name(in.name);

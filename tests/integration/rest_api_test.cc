@@ -466,6 +466,14 @@ TEST_F(RestApiTest, KServeV2BinaryTensorExtension) {
   rapidjson::Document doc = ParseJson(result->body.substr(0, json_size));
   ASSERT_TRUE(doc.IsObject()) << result->body.substr(0, json_size);
   EXPECT_EQ(doc["outputs"][0]["parameters"]["binary_data_size"].GetInt(), 12);
+  // A shape far larger than the bytes sent is refused before anything is allocated for it.
+  const std::string huge =
+      R"({"inputs": [{"name": "x", "shape": [100000000000, 1000], "datatype": "FP32", "parameters": {"binary_data_size": 4}}]})";
+  auto refused = client_->Send("POST", "/v2/models/half_plus_two/infer", huge + std::string(4, '\0'),
+                               absl::StrCat("Inference-Header-Content-Length: ", huge.size(), "\r\n"));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 400) << refused->body;
+  EXPECT_TRUE(server_->running());
   float ys[3];
   std::memcpy(ys, result->body.data() + json_size, sizeof(ys));
   EXPECT_EQ(ys[0], 2.5f);
