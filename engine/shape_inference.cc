@@ -429,6 +429,73 @@ absl::StatusOr<PartialShape> InferFirstOutput(const Node& node, std::span<const 
     dims.erase(dims.begin() + axis);
     return Dims(dims);
   }
+  if ((op == "GatherV2" || op == "Gather") && in.size() >= 2) {
+    std::optional<std::vector<int64_t>> axis_value =
+        op == "Gather" ? std::optional<std::vector<int64_t>>(std::vector<int64_t>{0})
+                       : ConstantInts(constant(2));
+    const int64_t batch_dims = GetIntAttrOr(node, "batch_dims", 0);
+    if (in[0].unknown_rank() || in[1].unknown_rank() || !axis_value || axis_value->size() != 1 ||
+        batch_dims != 0) {
+      return PartialShape::UnknownRank();
+    }
+    ASSIGN_OR_RETURN(int axis, NormalizeAxis((*axis_value)[0], in[0].rank()));
+    std::vector<int64_t> dims(in[0].dims().begin(), in[0].dims().begin() + axis);
+    dims.insert(dims.end(), in[1].dims().begin(), in[1].dims().end());
+    dims.insert(dims.end(), in[0].dims().begin() + axis + 1, in[0].dims().end());
+    return Dims(dims);
+  }
+  if ((op == "Pad" || op == "PadV2" || op == "MirrorPad") && in.size() >= 2) {
+    std::optional<std::vector<int64_t>> paddings = ConstantInts(constant(1));
+    if (in[0].unknown_rank()) return in[0];
+    if (!paddings) return Dims(std::vector<int64_t>(in[0].rank(), kUnknown));
+    if (static_cast<int>(paddings->size()) != 2 * in[0].rank()) {
+      return absl::InvalidArgumentError(absl::StrCat("paddings must be [", in[0].rank(),
+                                                     ",2] for input ", in[0].DebugString(), ", got ",
+                                                     paddings->size(), " values"));
+    }
+    std::vector<int64_t> dims = DimsOf(in[0]);
+    for (int i = 0; i < in[0].rank(); ++i) {
+      if (dims[i] >= 0) dims[i] += (*paddings)[2 * i] + (*paddings)[2 * i + 1];
+    }
+    return Dims(dims);
+  }
+  if (op == "Tile" && in.size() == 2) {
+    std::optional<std::vector<int64_t>> multiples = ConstantInts(constant(1));
+    if (in[0].unknown_rank()) return in[0];
+    if (!multiples) return Dims(std::vector<int64_t>(in[0].rank(), kUnknown));
+    if (static_cast<int>(multiples->size()) != in[0].rank()) {
+      return absl::InvalidArgumentError(absl::StrCat("multiples must have ", in[0].rank(),
+                                                     " values for input ", in[0].DebugString(),
+                                                     ", got ", multiples->size()));
+    }
+    std::vector<int64_t> dims = DimsOf(in[0]);
+    for (int i = 0; i < in[0].rank(); ++i) {
+      if (dims[i] >= 0) dims[i] *= (*multiples)[i];
+    }
+    return Dims(dims);
+  }
+  if (op == "Slice" && in.size() == 3) {
+    std::optional<std::vector<int64_t>> begin = ConstantInts(constant(1));
+    std::optional<std::vector<int64_t>> size = ConstantInts(constant(2));
+    if (!size) return in[0].unknown_rank() ? in[0] : Dims(std::vector<int64_t>(in[0].rank(), kUnknown));
+    std::vector<int64_t> dims = *size;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i] != -1) continue;
+      // -1: everything from begin to the end of the dimension.
+      const bool known = begin && i < begin->size() && !in[0].unknown_rank() &&
+                         static_cast<int>(i) < in[0].rank() && in[0].dim(static_cast<int>(i)) >= 0;
+      dims[i] = known ? in[0].dim(static_cast<int>(i)) - (*begin)[i] : kUnknown;
+    }
+    return Dims(dims);
+  }
+  if (op == "OneHot" && in.size() == 4) {
+    std::optional<std::vector<int64_t>> depth = ConstantInts(constant(1));
+    if (in[0].unknown_rank()) return in[0];
+    ASSIGN_OR_RETURN(int axis, NormalizeAxis(GetIntAttrOr(node, "axis", -1), in[0].rank() + 1));
+    std::vector<int64_t> dims = DimsOf(in[0]);
+    dims.insert(dims.begin() + axis, depth && depth->size() == 1 ? (*depth)[0] : kUnknown);
+    return Dims(dims);
+  }
   if (op == "Fill" && in.size() == 2) {
     std::optional<std::vector<int64_t>> dims = ConstantInts(constant(0));
     if (!dims) return PartialShape::UnknownRank();

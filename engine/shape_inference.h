@@ -7,8 +7,9 @@
 // The rules are TensorFlow's shape functions (tensorflow/core/ops/*.cc) for the common ops:
 // element-wise unary and broadcasting binary ops, MatMul/BatchMatMul (and _FusedMatMul), Reshape,
 // Conv2D/DepthwiseConv2dNative (and their _Fused forms), MaxPool/AvgPool, Pack, ConcatV2,
-// ExpandDims, Squeeze, Transpose, reductions, ArgMax/ArgMin, Shape/Size/Rank, Fill, Select. Every
-// other op yields an unknown rank, which never causes an error.
+// ExpandDims, Squeeze, Transpose, reductions, ArgMax/ArgMin, Shape/Size/Rank, Fill, Select,
+// GatherV2, Pad, Tile, Slice, OneHot. Every other op yields an unknown rank, which never causes
+// an error.
 #pragma once
 
 #include <span>

@@ -194,6 +194,32 @@ TEST(ShapeInferenceTest, ReductionsArgMaxAndShape) {
   EXPECT_SHAPE(Infer(MakeNode("NoSuchOp"), {{1}}), PartialShape::UnknownRank());
 }
 
+TEST(ShapeInferenceTest, GatherPadTileSliceOneHot) {
+  // An embedding lookup: params [1000,64], ids [?,20], axis 0 -> [?,20,64].
+  Tensor axis0 = Tensor::FromVector<int32_t>(DataType::kInt32, Shape{}, {0});
+  EXPECT_SHAPE(Infer(MakeNode("GatherV2"), {{1000, 64}, {kQ, 20}, {}}, {nullptr, nullptr, &axis0}),
+               {kQ, 20, 64});
+  Tensor axis1 = Tensor::FromVector<int32_t>(DataType::kInt32, Shape{}, {1});
+  EXPECT_SHAPE(Infer(MakeNode("GatherV2"), {{kQ, 5, 7}, {3}, {}}, {nullptr, nullptr, &axis1}),
+               {kQ, 3, 7});
+  // Pad [[1,1],[2,3]]: 28 + 2 = 30, ? stays ?, 4 + 5 = 9.
+  Tensor paddings = Tensor::FromVector<int32_t>(DataType::kInt32, Shape{3, 2}, {0, 0, 1, 1, 2, 3});
+  EXPECT_SHAPE(Infer(MakeNode("Pad"), {{kQ, 28, 4}, {3, 2}}, {nullptr, &paddings}), {kQ, 30, 9});
+  Tensor multiples = Ints({2, 3});
+  EXPECT_SHAPE(Infer(MakeNode("Tile"), {{kQ, 4}, {2}}, {nullptr, &multiples}), {kQ, 12});
+  EXPECT_FALSE(Infer(MakeNode("Tile"), {{kQ, 4, 1}, {2}}, {nullptr, &multiples}).ok());
+  // Slice begin [0,2] size [-1,3] of [?,10]: [?,3]; size [1,-1]: [1,8].
+  Tensor begin = Ints({0, 2});
+  Tensor size = Ints({-1, 3});
+  EXPECT_SHAPE(Infer(MakeNode("Slice"), {{kQ, 10}, {2}, {2}}, {nullptr, &begin, &size}), {kQ, 3});
+  Tensor size2 = Ints({1, -1});
+  EXPECT_SHAPE(Infer(MakeNode("Slice"), {{kQ, 10}, {2}, {2}}, {nullptr, &begin, &size2}), {1, 8});
+  // OneHot of [?] with depth 10 on the last axis: [?,10].
+  Tensor depth = Tensor::FromVector<int32_t>(DataType::kInt32, Shape{}, {10});
+  EXPECT_SHAPE(Infer(MakeNode("OneHot"), {{kQ}, {}, {}, {}}, {nullptr, &depth, nullptr, nullptr}),
+               {kQ, 10});
+}
+
 tensorflow::GraphDef ParseGraph(const std::string& text) {
   tensorflow::GraphDef g;
   EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &g)) << text;
