@@ -11,6 +11,7 @@
 #include "boost/asio/dispatch.hpp"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/steady_timer.hpp"
 #include "boost/asio/executor_work_guard.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
@@ -42,6 +43,7 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   ~Impl() {
     // Pending handlers own sessions, whose destructors touch the registry: destroy the io objects
     // while the registry still exists.
+    accept_timer_.reset();
     acceptor_.reset();
     guards_.clear();
     iocs_.clear();
@@ -77,6 +79,8 @@ class HttpServer::Impl : public std::enable_shared_from_this<HttpServer::Impl> {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards_;
   size_t next_ioc_ = 0;  // used by the acceptor's handler only
   std::optional<tcp::acceptor> acceptor_;
+  std::optional<net::steady_timer> accept_timer_;
+  bool accept_failing_ = false;  // used by the acceptor's handler only
 };
 
 // One connection. Every step runs on the connection's io_context, which one thread runs, so the
@@ -241,6 +245,7 @@ absl::Status HttpServer::Impl::Start() {
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bad REST API address \"", options_.address, "\""));
   const tcp::endpoint endpoint(address, static_cast<uint16_t>(options_.port));
   acceptor_.emplace(*iocs_[0]);
+  accept_timer_.emplace(*iocs_[0]);
   auto fail = [&](const char* what) {
     return absl::UnavailableError(absl::StrCat("cannot ", what, " the REST API port ", options_.address, ":",
                                                options_.port, ": ", ec.message()));
@@ -273,7 +278,20 @@ void HttpServer::Impl::Accept() {
       }
       session->Start();
     }
-    if (!stopping_) Accept();
+    if (stopping_) return;
+    if (ec) {
+      // Out of file descriptors or memory: retrying at once would spin; pause, keep serving the
+      // connections already open.
+      if (!accept_failing_) SAVANT_LOG(WARNING) << "api=rest state=accept_failed error=\"" << ec.message() << "\"";
+      accept_failing_ = true;
+      accept_timer_->expires_after(std::chrono::milliseconds(100));
+      accept_timer_->async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && !stopping_ && acceptor_->is_open()) Accept();
+      });
+      return;
+    }
+    accept_failing_ = false;
+    Accept();
   });
 }
 
@@ -293,6 +311,7 @@ void HttpServer::Impl::Shutdown(absl::Time deadline) {
   if (acceptor_) {
     net::post(acceptor_->get_executor(), [this] {
       beast::error_code ignored;
+      accept_timer_->cancel();
       acceptor_->close(ignored);
     });
   }
