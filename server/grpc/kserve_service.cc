@@ -1,6 +1,8 @@
 #include "server/grpc/kserve_service.h"
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -127,11 +129,34 @@ absl::StatusOr<Tensor> TensorFromKServe(const inference::ModelInferRequest::Infe
   auto dtype = DataTypeFromKServe(input.datatype());
   if (!dtype.ok()) return Annotate(dtype.status(), absl::StrCat("input \"", name, "\""));
   Shape shape;
+  int64_t n = 1;
   for (int64_t d : input.shape()) {
     if (d < 0) {
       return absl::InvalidArgumentError(absl::StrCat("input \"", name, "\": negative dimension ", d, " in shape"));
     }
+    if (n != 0 && d != 0 && __builtin_mul_overflow(n, d, &n)) n = std::numeric_limits<int64_t>::max();
+    if (d == 0) n = 0;
     shape.AddDim(d);
+  }
+  // The shape is the client's claim: check it against the data actually sent before allocating, so
+  // a request declaring [1e11, 1000] with a few values is an error, not an allocation failure.
+  // Every element takes at least one value of a typed contents field, at least one byte of a raw
+  // buffer, and four bytes (its length prefix) of a raw BYTES buffer.
+  int64_t available = 0;
+  if (raw != nullptr) {
+    available = static_cast<int64_t>(raw->size()) / (*dtype == DataType::kString ? 4 : 1);
+  } else {
+    const InferTensorContents& c = input.contents();
+    available = std::max<int64_t>({c.bool_contents_size(), c.int_contents_size(), c.int64_contents_size(),
+                                   c.uint_contents_size(), c.uint64_contents_size(), c.fp32_contents_size(),
+                                   c.fp64_contents_size(), c.bytes_contents_size()});
+  }
+  if (n > available) {
+    return absl::InvalidArgumentError(absl::StrCat("input \"", name, "\": shape ", shape.DebugString(), " needs ",
+                                                   n == std::numeric_limits<int64_t>::max() ? std::string("more than 2^63")
+                                                                                             : absl::StrCat(n),
+                                                   " elements but the request carries data for at most ",
+                                                   available));
   }
   Tensor t(*dtype, shape);
   if (raw != nullptr) {

@@ -86,6 +86,26 @@ TEST(KServeTest, RawFixedWidthChecksTheByteCount) {
               HasSubstr("expected 12 bytes of raw_input_contents for FP32 [3,1], got 8"));
 }
 
+// A shape far larger than the data sent is refused before anything is allocated (this used to throw
+// std::bad_alloc and take the server down), for typed contents, raw buffers and overflowing shapes.
+TEST(KServeTest, HugeDeclaredShapeIsRefusedBeforeAllocating) {
+  auto typed = MakeInput("FP32", {100000000000, 1000});
+  typed.mutable_contents()->add_fp32_contents(1);
+  typed.mutable_contents()->add_fp32_contents(2);
+  auto t = TensorFromKServe(typed, nullptr);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(t.status().message(), HasSubstr("needs 100000000000000 elements but the request carries data for at most 2"));
+
+  std::string raw(12, '\0');
+  EXPECT_EQ(TensorFromKServe(MakeInput("FP32", {100000000000, 1000}), &raw).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(TensorFromKServe(MakeInput("BYTES", {1000000000000}), &raw).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto overflow = TensorFromKServe(MakeInput("FP32", {4611686018427387904, 4}), &raw);
+  EXPECT_EQ(overflow.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(overflow.status().message(), HasSubstr("more than 2^63"));
+}
+
 TEST(KServeTest, TypedOutput) {
   Tensor t = Tensor::FromVector<float>(DataType::kFloat, Shape{2}, {2.5f, 3.0f});
   inference::ModelInferResponse::InferOutputTensor out;
