@@ -13,11 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "google/protobuf/message.h"
-// The generated header refers to the deprecated ModelType values in its own inline code.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 #include "tensorflow_serving/config/model_server_config.pb.h"
-#pragma GCC diagnostic pop
 
 namespace savant::server {
 
