@@ -93,9 +93,11 @@ TEST_P(HalfPlusTwoTest, EverySignatureGivesTensorFlowsAnswers) {
   const Model& m = **model;
   EXPECT_EQ(RunSignature(m, "serving_default", "y"), Affine(kX, 0.5f, 2.0f));
   if (GetParam().find("mkl") != std::string::npos) {
-    // The MKL export's regress signatures add a conv stack's [1,10,10,1] output (their declared
-    // output shape, unlike the CPU export's [-1,1]), so only predict and classify are y = 0.5x + 2.
+    // The MKL export's regress_x_to_y2 and regress_x2_to_y3 add a conv stack's [1,10,10,1] output
+    // (their declared output shape, unlike the CPU export's [-1,1]), so they are not y = 0.5x + b;
+    // predict, classify and regress_x_to_y are.
     EXPECT_EQ(RunSignature(m, "classify_x_to_y", "scores"), Affine(kX, 0.5f, 2.0f));
+    EXPECT_EQ(RunSignature(m, "regress_x_to_y", "outputs"), Affine(kX, 0.5f, 2.0f));
     return;
   }
   EXPECT_EQ(RunSignature(m, "regress_x_to_y", "outputs"), Affine(kX, 0.5f, 2.0f));
