@@ -1,6 +1,9 @@
 #include "engine/graph.h"
 
+#include <pthread.h>
+
 #include <functional>
+#include <new>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
@@ -474,6 +477,39 @@ class GraphImporter {
   absl::flat_hash_map<const tensorflow::FunctionDef*, int64_t> inlined_size_;
 };
 
+namespace {
+
+// Runs `fn` on a thread with a `bytes` stack and waits for it. The importer resolves input chains
+// recursively (up to kMaxResolveDepth levels); a dedicated stack makes that depth safe whatever
+// thread calls Import and whatever the build does to frame sizes (ASan triples them). Falls back to
+// the caller's stack if no thread can be created.
+absl::Status RunOnLargeStack(size_t bytes, const std::function<absl::Status()>& fn) {
+  struct Call {
+    const std::function<absl::Status()>* fn;
+    absl::Status status;
+  } call{&fn, absl::OkStatus()};
+  auto body = [](void* arg) -> void* {
+    auto* c = static_cast<Call*>(arg);
+    try {
+      c->status = (*c->fn)();
+    } catch (const std::bad_alloc&) {
+      c->status = absl::ResourceExhaustedError("out of memory while importing the graph");
+    }
+    return nullptr;
+  };
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return fn();
+  pthread_attr_setstacksize(&attr, bytes);
+  pthread_t thread;
+  const int rc = pthread_create(&thread, &attr, body, &call);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) return fn();
+  pthread_join(thread, nullptr);
+  return call.status;
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const Graph>> Graph::Import(
     const tensorflow::GraphDef& graph_def, std::shared_ptr<const FunctionLibrary> library) {
   auto graph = std::make_shared<Graph>();
@@ -482,7 +518,7 @@ absl::StatusOr<std::shared_ptr<const Graph>> Graph::Import(
   GraphImporter importer(*graph, *library);
   GraphImporter::Scope top;
   top.defs = &graph_def.node();
-  RETURN_IF_ERROR(importer.ImportScope(top));
+  RETURN_IF_ERROR(RunOnLargeStack(size_t{64} << 20, [&] { return importer.ImportScope(top); }));
   // Tensor names of top-level calls ("StatefulPartitionedCall:0") resolve to the inlined outputs;
   // the call's own name is its completion NoOp, for targets and control inputs.
   for (int i = 0; i < graph_def.node_size(); ++i) {
