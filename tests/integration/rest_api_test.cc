@@ -662,7 +662,12 @@ TEST_F(RestApiTest, TenThousandRequestsFrom64KeepAliveConnections) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(reconnects.load(), 0);
   EXPECT_TRUE(server_->running());
+#if defined(__SANITIZE_ADDRESS__)
+  // An ASan build keeps freed memory in quarantine (256 MiB by default), so RSS growth says nothing
+  // about leaks there; LeakSanitizer checks the server at exit instead.
+#else
   EXPECT_LT(rss_after - rss_before, 50 * 1024) << "server memory grew by more than 50 MiB";
+#endif
   auto status = client_->Get("/v1/models/half_plus_two");
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->status, 200);
