@@ -122,21 +122,7 @@ class GrpcClient : public ServingClient {
       inference::ModelMetadataResponse res;
       absl::Status s = FromGrpc(kserve_->ModelMetadata(&ctx, req, &res));
       if (!s.ok()) return s;
-      ModelMetadata md;
-      md.name = res.name();
-      md.versions.assign(res.versions().begin(), res.versions().end());
-      SignatureInfo sig;
-      sig.key = model.signature.empty() ? "serving_default" : model.signature;
-      auto convert = [](const auto& list, std::vector<TensorInfo>* out) {
-        for (const auto& m : list) {
-          out->push_back({m.name(), FromKServeDatatype(m.datatype()), {m.shape().begin(), m.shape().end()}, false});
-        }
-      };
-      convert(res.inputs(), &sig.inputs);
-      convert(res.outputs(), &sig.outputs);
-      md.signatures.push_back(std::move(sig));
-      md.json = ProtoJson(res);
-      return md;
+      return MetadataFromKServe(res, model.signature);
     }
     tfs::GetModelMetadataRequest req;
     SetModelSpec(model, req.mutable_model_spec());

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "clients/client_impl.h"
+#include "clients/tensor_codec.h"
 #include "google/protobuf/util/json_util.h"
 #include "rapidjson/document.h"
 
@@ -69,6 +70,24 @@ ModelMetadata MetadataFromTfs(const tensorflow::serving::ModelSpec& spec,
   std::sort(md.signatures.begin(), md.signatures.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
   md.json = absl::StrCat("{\"model_spec\":", ProtoJson(spec), ",\"metadata\":{\"signature_def\":",
                          ProtoJson(signatures), "}}");
+  return md;
+}
+
+ModelMetadata MetadataFromKServe(const inference::ModelMetadataResponse& response, const std::string& signature) {
+  ModelMetadata md;
+  md.name = response.name();
+  md.versions.assign(response.versions().begin(), response.versions().end());
+  SignatureInfo sig;
+  sig.key = signature.empty() ? "serving_default" : signature;
+  auto convert = [](const auto& list, std::vector<TensorInfo>* out) {
+    for (const auto& m : list) {
+      out->push_back({m.name(), FromKServeDatatype(m.datatype()), {m.shape().begin(), m.shape().end()}, false});
+    }
+  };
+  convert(response.inputs(), &sig.inputs);
+  convert(response.outputs(), &sig.outputs);
+  md.signatures.push_back(std::move(sig));
+  md.json = ProtoJson(response);
   return md;
 }
 
