@@ -53,14 +53,11 @@ TEST(GraphImportTest, LongChainInReverseOrderIsAnErrorNotAStackOverflow) {
   EXPECT_THAT(graph.status().message(), HasSubstr("input chains deeper than"));
 }
 
-// f0 calls f1 twice (the second call on the first's result), f1 calls f2 twice, ..., f39 is an
-// Identity: inlining f0 would create 2^39 nodes. The importer predicts the expansion from the
-// library and refuses the call before building any of it (found by fuzzing: it used to build two
-// million nodes first, taking seconds and gigabytes).
-TEST(GraphImportTest, ExponentialInliningIsAResourceError) {
-  constexpr int kLevels = 40;
+// Imports x -> call f0(x), where f0 .. f(levels-2) each call the next function twice in a row and
+// the last is an Identity: inlining doubles the node count per level.
+absl::StatusOr<std::shared_ptr<const Graph>> ImportDoublingCalls(int levels) {
   tensorflow::FunctionDefLibrary functions;
-  for (int level = 0; level < kLevels; ++level) {
+  for (int level = 0; level < levels; ++level) {
     tensorflow::FunctionDef* f = functions.add_function();
     auto* sig = f->mutable_signature();
     sig->set_name(absl::StrCat("f", level));
@@ -68,7 +65,7 @@ TEST(GraphImportTest, ExponentialInliningIsAResourceError) {
     sig->mutable_input_arg(0)->set_type(tensorflow::DT_FLOAT);
     sig->add_output_arg()->set_name("out");
     sig->mutable_output_arg(0)->set_type(tensorflow::DT_FLOAT);
-    if (level + 1 < kLevels) {
+    if (level + 1 < levels) {
       const std::string callee = absl::StrCat("f", level + 1);
       *f->add_node_def() = MakeNode("first", callee, {"a"});
       *f->add_node_def() = MakeNode("second", callee, {"first:out:0"});
@@ -82,7 +79,16 @@ TEST(GraphImportTest, ExponentialInliningIsAResourceError) {
   tensorflow::GraphDef graph_def;
   *graph_def.add_node() = MakeNode("x", "Placeholder");
   *graph_def.add_node() = MakeNode("call", "f0", {"x"});
-  auto graph = Graph::Import(graph_def, library);
+  return Graph::Import(graph_def, library);
+}
+
+// f0 calls f1 twice (the second call on the first's result), f1 calls f2 twice, ..., f39 is an
+// Identity: inlining f0 would create 2^39 nodes. The importer predicts the expansion from the
+// library and refuses the call before building any of it (found by fuzzing: it used to build two
+// million nodes first, taking seconds and gigabytes).
+TEST(GraphImportTest, ExponentialInliningIsAResourceError) {
+  constexpr int kLevels = 40;
+  auto graph = ImportDoublingCalls(kLevels);
   ASSERT_FALSE(graph.ok());
   EXPECT_EQ(graph.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(graph.status().message(),
@@ -92,28 +98,7 @@ TEST(GraphImportTest, ExponentialInliningIsAResourceError) {
 // The same library 10 levels deep inlines to 2^9 Identity nodes plus a NoOp per call: accepted.
 TEST(GraphImportTest, ModerateInliningImports) {
   constexpr int kLevels = 10;
-  tensorflow::FunctionDefLibrary functions;
-  for (int level = 0; level < kLevels; ++level) {
-    tensorflow::FunctionDef* f = functions.add_function();
-    auto* sig = f->mutable_signature();
-    sig->set_name(absl::StrCat("f", level));
-    sig->add_input_arg()->set_name("a");
-    sig->add_output_arg()->set_name("out");
-    if (level + 1 < kLevels) {
-      const std::string callee = absl::StrCat("f", level + 1);
-      *f->add_node_def() = MakeNode("first", callee, {"a"});
-      *f->add_node_def() = MakeNode("second", callee, {"first:out:0"});
-      (*f->mutable_ret())["out"] = "second:out:0";
-    } else {
-      *f->add_node_def() = MakeNode("id", "Identity", {"a"});
-      (*f->mutable_ret())["out"] = "id:output:0";
-    }
-  }
-  auto library = std::make_shared<FunctionLibrary>(functions, tensorflow::OpList());
-  tensorflow::GraphDef graph_def;
-  *graph_def.add_node() = MakeNode("x", "Placeholder");
-  *graph_def.add_node() = MakeNode("call", "f0", {"x"});
-  auto graph = Graph::Import(graph_def, library);
+  auto graph = ImportDoublingCalls(kLevels);
   ASSERT_TRUE(graph.ok()) << graph.status();
   int identities = 0;
   for (const Node& node : (*graph)->nodes()) identities += node.op == "Identity";
