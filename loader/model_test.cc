@@ -95,7 +95,8 @@ TEST_P(HalfPlusTwoTest, EverySignatureGivesTensorFlowsAnswers) {
   if (GetParam().find("mkl") != std::string::npos) {
     // The MKL export's regress_x_to_y2 and regress_x2_to_y3 add a conv stack's [1,10,10,1] output
     // (their declared output shape, unlike the CPU export's [-1,1]), so they are not y = 0.5x + b;
-    // predict, classify and regress_x_to_y are.
+    // predict, classify and regress_x_to_y are. tests/golden/mkl_conv_stack_test.cc checks the two
+    // conv-stack signatures against an outside oracle (tests/golden/mkl_conv_stack.js).
     EXPECT_EQ(RunSignature(m, "classify_x_to_y", "scores"), Affine(kX, 0.5f, 2.0f));
     EXPECT_EQ(RunSignature(m, "regress_x_to_y", "outputs"), Affine(kX, 0.5f, 2.0f));
     return;
