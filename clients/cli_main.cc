@@ -192,21 +192,6 @@ std::string ParseFlags(int argc, char** argv, Flags* f) {
   return "";
 }
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out.push_back('\\');
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char esc[8];
-      std::snprintf(esc, sizeof(esc), "\\u%04x", static_cast<unsigned char>(c));
-      out.append(esc);
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out + "\"";
-}
-
 std::string FloatText(float v) {
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof(buf), v);
@@ -250,7 +235,7 @@ int RunPredict(ServingClient& client, const Flags& f) {
   auto result = client.Predict(f.model, *inputs);
   if (!result.ok()) return FailStatus(result.status());
   std::vector<std::vector<std::string>> rows = {{"output", "dtype", "shape", "value"}};
-  std::string json = absl::StrCat("{\"model\":", Quote(result->model));
+  std::string json = absl::StrCat("{\"model\":", JsonQuote(result->model));
   if (result->version > 0) absl::StrAppend(&json, ",\"version\":", result->version);
   json.append(",\"outputs\":{");
   bool first = true;
@@ -259,7 +244,7 @@ int RunPredict(ServingClient& client, const Flags& f) {
     if (!value.ok()) return FailStatus(value.status());
     const std::string dtype = DataTypeName(t.dtype());
     const std::string shape = ShapeText(TensorShape(t));
-    absl::StrAppend(&json, first ? "" : ",", Quote(name), ":{\"dtype\":\"", dtype, "\",\"shape\":", shape,
+    absl::StrAppend(&json, first ? "" : ",", JsonQuote(name), ":{\"dtype\":\"", dtype, "\",\"shape\":", shape,
                     ",\"value\":", *value, "}");
     first = false;
     rows.push_back({name, dtype, shape, *value});
@@ -297,7 +282,7 @@ int RunExamples(ServingClient& client, const Flags& f) {
     for (int i = 0; i < result->classifications_size(); ++i) {
       std::vector<std::string> classes;
       for (const auto& c : result->classifications(i).classes()) {
-        classes.push_back(absl::StrCat("[", Quote(c.label()), ",", FloatText(c.score()), "]"));
+        classes.push_back(absl::StrCat("[", JsonQuote(c.label()), ",", FloatText(c.score()), "]"));
         rows.push_back({absl::StrCat(i), c.label(), FloatText(c.score())});
       }
       absl::StrAppend(&json, i ? "," : "", "[", absl::StrJoin(classes, ","), "]");

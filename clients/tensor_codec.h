@@ -1,7 +1,7 @@
 // Tensors for the clients, as tensorflow.TensorProto only (clients depend on proto/, never on the
-// engine): the `--inputs` syntax of `savant run` ('x=[[1.0],[2.0]];y=@file.npy'), NumPy .npy files,
-// tf.Example lists as JSON, nested-list JSON for printing and for the REST API, and the KServe v2
-// tensor forms (typed contents, raw little-endian bytes, flat JSON "data").
+// engine): the `--inputs` syntax of `savant run` ('x=[[1.0],[2.0]];y=@file.npy') and the KServe v2
+// tensor forms (typed contents, raw little-endian bytes, flat JSON "data"). Literals, .npy files,
+// tf.Example JSON and nested-list printing come from proto/codec/tensor_text.h, shared with the server.
 #pragma once
 
 #include <cstdint>
@@ -13,9 +13,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "kserve/grpc_predict_v2.pb.h"
+#include "proto/codec/tensor_text.h"
 #include "rapidjson/document.h"
 #include "tensorflow/core/framework/tensor.pb.h"
-#include "tensorflow_serving/apis/input.pb.h"
 
 namespace savant::clients {
 
@@ -37,31 +37,17 @@ struct InputValue {
 // INVALID_ARGUMENT (unreadable file, bad JSON, missing '=') naming the entry.
 absl::StatusOr<std::vector<InputValue>> ParseInputsFlag(const std::string& spec);
 
-// A JSON value (number, bool, string, or nested lists of equal length) as a tensor of `dtype`.
-// INVALID_ARGUMENT for ragged lists, values that do not fit, or bad JSON.
-absl::StatusOr<tensorflow::TensorProto> LiteralToTensor(absl::string_view json, tensorflow::DataType dtype);
-absl::StatusOr<tensorflow::TensorProto> JsonToTensor(const rapidjson::Value& value, tensorflow::DataType dtype);
-
-// A .npy file (v1-v3, little-endian, C order; f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1).
-absl::StatusOr<tensorflow::TensorProto> ReadNpy(const std::string& path);
-
-// '[{"x": [1.0]}, ...]' as an ExampleList: integers become int64_list, other numbers float_list,
-// strings bytes_list.
-absl::StatusOr<tensorflow::serving::Input> ExamplesFromJson(absl::string_view json);
-
-// Element count and dims ([-1] dims are not expected in a concrete tensor).
-std::vector<int64_t> TensorShape(const tensorflow::TensorProto& t);
-int64_t NumElements(const tensorflow::TensorProto& t);
-
-// Each element as a JSON token ("2.5", "true", "\"abc\""), read from the typed *_val field or from
-// tensor_content. Floats print in the shortest form that parses back to the same float. INVALID_ARGUMENT
-// when the proto holds the wrong number of values or an unsupported dtype.
-absl::StatusOr<std::vector<std::string>> ElementTokens(const tensorflow::TensorProto& t);
-
-// Nested lists following the shape: "[[2.5], [3], [4.5]]".
-absl::StatusOr<std::string> TensorToJson(const tensorflow::TensorProto& t);
-// "DT_FLOAT" style names.
-std::string DataTypeName(tensorflow::DataType dtype);
+// The tensor text codec shared with `savant run` (proto/codec/tensor_text.h).
+using codec::DataTypeName;
+using codec::ElementTokens;
+using codec::ExamplesFromJson;
+using codec::JsonQuote;
+using codec::JsonToTensor;
+using codec::LiteralToTensor;
+using codec::NumElements;
+using codec::ReadNpy;
+using codec::TensorShape;
+using codec::TensorToJson;
 
 // KServe v2 datatype names ("FP32", "INT64", "BYTES", ...); DT_INVALID / "" when there is none.
 std::string KServeDatatype(tensorflow::DataType dtype);

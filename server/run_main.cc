@@ -228,7 +228,9 @@ int RunMain(int argc, char** argv) {
   auto outputs = (*model)->Run(args.signature, inputs);
   if (!outputs.ok()) return fail(outputs.status());
   for (const auto& [alias, t] : *outputs) {
-    std::cout << "Result for output key " << alias << ":\n" << FormatTensor(t) << "\n";
+    auto text = FormatTensor(t);
+    if (!text.ok()) return fail(absl::Status(text.status().code(), absl::StrCat("output \"", alias, "\": ", text.status().message())));
+    std::cout << "Result for output key " << alias << ":\n" << *text << "\n";
   }
   return 0;
 }
