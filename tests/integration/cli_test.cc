@@ -18,7 +18,7 @@
 #include "tests/integration/grpc_test_util.h"
 #include "tests/integration/process.h"
 #include "tests/integration/rest_test_util.h"
-#include "tests/integration/server_process.h"
+#include "tests/integration/suite_server.h"
 #include "tests/util/fixtures.h"
 
 namespace savant::testing {
@@ -36,41 +36,21 @@ const Endpoint kEndpoints[] = {{"grpc", "tfserving"}, {"rest", "tfserving"}, {"g
 class CliTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new fs::path(MakeTempDir("cli_test"));
-    const fs::path models = *dir_ / "models";
-    CopyTree(TestDataDir() / "half_plus_two", models / "half_plus_two");
-    std::string config = absl::StrCat("model_config_list {\n  config { name: \"half_plus_two\" base_path: \"",
-                                      (models / "half_plus_two").string(), "\" model_platform: \"tensorflow\" }\n");
-    auto fixture = FixturePath("tfserving/saved_model_half_plus_two_cpu");
-    if (fixture.ok()) {
-      CopyTree(*fixture, models / "tf_half_plus_two");
-      absl::StrAppend(&config, "  config { name: \"tf_half_plus_two\" base_path: \"",
-                      (models / "tf_half_plus_two").string(), "\" model_platform: \"tensorflow\" }\n");
-    } else {
-      fixture_missing_ = new std::string(fixture.status().message());
-    }
-    config.append("}\n");
-    WriteFileAtomically(*dir_ / "models.config", config);
-    auto server = ServerProcess::Start({"--model_config_file=" + (*dir_ / "models.config").string(),
-                                        absl::StrCat("--rest_api_port=", FreeLoopbackPort())},
-                                       *dir_);
-    if (!server.ok()) {
-      start_error_ = new std::string(server.status().ToString());
-      return;
-    }
-    server_ = server->release();
+    suite_ = SuiteServer::Start({.name = "cli_test",
+                                 .models = {{"half_plus_two", TestDataDir() / "half_plus_two"},
+                                            {.name = "tf_half_plus_two",
+                                             .source = "tfserving/saved_model_half_plus_two_cpu",
+                                             .optional = true}},
+                                 .flags = {absl::StrCat("--rest_api_port=", FreeLoopbackPort())}});
   }
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-  }
+  static void TearDownTestSuite() { suite_.reset(); }
   void SetUp() override {
-    ASSERT_EQ(start_error_, nullptr) << *start_error_;
-    ASSERT_GT(server_->rest_port(), 0);
+    SAVANT_SUITE_SERVER_OR_SKIP(*suite_);
+    ASSERT_GT(server().rest_port(), 0);
   }
 
   static std::string Server(const std::string& protocol) {
-    return absl::StrCat("127.0.0.1:", protocol == "rest" ? server_->rest_port() : server_->grpc_port());
+    return absl::StrCat("127.0.0.1:", protocol == "rest" ? server().rest_port() : server().grpc_port());
   }
   // savant-cli COMMAND --server ... --protocol P --api A ARGS...
   static ProcessResult Cli(const std::string& command, const Endpoint& e, const std::vector<std::string>& args) {
@@ -80,15 +60,9 @@ class CliTest : public ::testing::Test {
     return RunProcess(argv);
   }
 
-  static fs::path* dir_;
-  static ServerProcess* server_;
-  static std::string* start_error_;
-  static std::string* fixture_missing_;
+  static ServerProcess& server() { return suite_->process(); }
+  static inline std::unique_ptr<SuiteServer> suite_;
 };
-fs::path* CliTest::dir_ = nullptr;
-ServerProcess* CliTest::server_ = nullptr;
-std::string* CliTest::start_error_ = nullptr;
-std::string* CliTest::fixture_missing_ = nullptr;
 
 std::string Where(const Endpoint& e, const ProcessResult& r) {
   return absl::StrCat(e.protocol, "/", e.api, " exit ", r.exit_code, "\nstdout: ", r.out, "\nstderr: ", r.err);
@@ -160,7 +134,7 @@ void WriteNpy(const fs::path& path) {
 }
 
 TEST_F(CliTest, PredictInputsFromNpyAndJsonFiles) {
-  const fs::path npy = *dir_ / "x.npy", literal = *dir_ / "x.json", object = *dir_ / "inputs.json";
+  const fs::path npy = suite_->dir() / "x.npy", literal = suite_->dir() / "x.json", object = suite_->dir() / "inputs.json";
   WriteNpy(npy);
   std::ofstream(literal) << "[[1.0], [2.0], [5.0]]";
   std::ofstream(object) << R"({"inputs": {"x": [[1.0], [2.0], [5.0]]}})";
@@ -293,7 +267,7 @@ TEST_F(CliTest, UnreachableServerExitsThree) {
 // TensorFlow Serving's half_plus_two: classify_x_to_y and regress_x_to_y read tf.Examples with a
 // float feature "x" and answer 0.5 * x + 2.
 TEST_F(CliTest, ClassifyAndRegressFixtureExamples) {
-  if (fixture_missing_ != nullptr) GTEST_SKIP() << *fixture_missing_;
+  if (!suite_->missing().empty()) GTEST_SKIP() << suite_->missing();
   const std::string examples = R"([{"x": [1.0]}, {"x": [2.0]}, {"x": [5.0]}])";
   for (int i = 0; i < 2; ++i) {
     const Endpoint& e = kEndpoints[i];

@@ -13,7 +13,7 @@
 #include "tensorflow_serving/apis/model_service.grpc.pb.h"
 #include "tensorflow_serving/apis/prediction_service.grpc.pb.h"
 #include "tests/integration/grpc_test_util.h"
-#include "tests/integration/server_process.h"
+#include "tests/integration/suite_server.h"
 #include "tests/util/fixtures.h"
 
 namespace savant::testing {
@@ -31,74 +31,38 @@ constexpr int kWarmupIterations = 3;
 class GrpcServerTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto fixtures = FixturesRoot();
-    if (!fixtures.ok()) {
-      skip_reason_ = new std::string(fixtures.status().message());
-      return;
-    }
-    const fs::path tfserving = *fixtures / "tfserving";
-    for (const char* needed : {"saved_model_half_plus_two_cpu", "saved_model_half_plus_two_2_versions",
-                               "saved_model_half_plus_two_tf2_cpu", "saved_model_counter"}) {
-      if (!fs::exists(tfserving / needed)) {
-        skip_reason_ = new std::string(absl::StrCat("fixture missing: ", (tfserving / needed).string()));
-        return;
-      }
-    }
-    dir_ = new fs::path(MakeTempDir("grpc_server_test"));
-    const fs::path models = *dir_ / "models";
-    CopyTree(tfserving / "saved_model_half_plus_two_cpu", models / "half_plus_two");
-    CopyTree(tfserving / "saved_model_half_plus_two_2_versions", models / "two");
-    CopyTree(tfserving / "saved_model_half_plus_two_tf2_cpu", models / "tf2");
-    CopyTree(tfserving / "saved_model_counter", models / "counter");
-
-    // Warmup replays these before the versions serve; the counter proves it ran, and how often.
-    tfs::PredictionLog incr;
-    incr.mutable_predict_log()->mutable_request()->mutable_model_spec()->set_signature_name("incr_counter");
-    WriteWarmupFile(models / "counter" / "00000123", {incr});
-    tfs::PredictionLog predict, classify;
-    (*predict.mutable_predict_log()->mutable_request()->mutable_inputs())["x"] = FloatColumn(kX);
-    classify.mutable_classify_log()->mutable_request()->mutable_model_spec()->set_signature_name("classify_x_to_y");
-    *classify.mutable_classify_log()->mutable_request()->mutable_input() = ExampleInput("x", kX);
-    WriteWarmupFile(models / "half_plus_two" / "00000123", {predict, classify});
-
-    const std::string config = absl::StrCat(R"pb(
-      model_config_list {
-        config { name: "half_plus_two" base_path: ")pb", (models / "half_plus_two").string(), R"pb(" model_platform: "tensorflow" }
-        config {
-          name: "saved_model_half_plus_two_2_versions"
-          base_path: ")pb", (models / "two").string(), R"pb("
-          model_platform: "tensorflow"
-          model_version_policy { all {} }
-          version_labels { key: "stable" value: 123 }
-          version_labels { key: "canary" value: 124 }
-        }
-        config { name: "tf2" base_path: ")pb", (models / "tf2").string(), R"pb(" model_platform: "tensorflow" }
-        config { name: "counter" base_path: ")pb", (models / "counter").string(), R"pb(" model_platform: "tensorflow" }
-      })pb");
-    WriteFileAtomically(*dir_ / "models.config", config);
-    auto server = ServerProcess::Start({"--model_config_file=" + (*dir_ / "models.config").string(),
-                                        "--enable_grpc_healthcheck_service",
-                                        absl::StrCat("--num_request_iterations_for_warmup=", kWarmupIterations)},
-                                       *dir_);
-    if (!server.ok()) {
-      start_error_ = new std::string(server.status().ToString());
-      return;
-    }
-    server_ = server->release();
+    suite_ = SuiteServer::Start(
+        {.name = "grpc_server_test",
+         .models = {{"half_plus_two", "tfserving/saved_model_half_plus_two_cpu"},
+                    {"saved_model_half_plus_two_2_versions", "tfserving/saved_model_half_plus_two_2_versions",
+                     "model_version_policy { all {} }\n"
+                     "    version_labels { key: \"stable\" value: 123 }\n"
+                     "    version_labels { key: \"canary\" value: 124 }"},
+                    {"tf2", "tfserving/saved_model_half_plus_two_tf2_cpu"},
+                    {"counter", "tfserving/saved_model_counter"}},
+         .flags = {"--enable_grpc_healthcheck_service",
+                   absl::StrCat("--num_request_iterations_for_warmup=", kWarmupIterations)},
+         // Warmup replays these before the versions serve; the counter proves it ran, and how often.
+         .before_start = [](const fs::path& models) {
+           tfs::PredictionLog incr;
+           incr.mutable_predict_log()->mutable_request()->mutable_model_spec()->set_signature_name("incr_counter");
+           WriteWarmupFile(models / "counter" / "00000123", {incr});
+           tfs::PredictionLog predict, classify;
+           (*predict.mutable_predict_log()->mutable_request()->mutable_inputs())["x"] = FloatColumn(kX);
+           classify.mutable_classify_log()->mutable_request()->mutable_model_spec()->set_signature_name(
+               "classify_x_to_y");
+           *classify.mutable_classify_log()->mutable_request()->mutable_input() = ExampleInput("x", kX);
+           WriteWarmupFile(models / "half_plus_two" / "00000123", {predict, classify});
+         }});
   }
 
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    if (dir_ != nullptr) fs::remove_all(*dir_);
-  }
+  static void TearDownTestSuite() { suite_.reset(); }
 
   void SetUp() override {
-    if (skip_reason_ != nullptr) GTEST_SKIP() << *skip_reason_;
-    ASSERT_EQ(start_error_, nullptr) << *start_error_;
-    predict_ = tfs::PredictionService::NewStub(server_->channel());
-    model_ = tfs::ModelService::NewStub(server_->channel());
-    kserve_ = inference::GRPCInferenceService::NewStub(server_->channel());
+    SAVANT_SUITE_SERVER_OR_SKIP(*suite_);
+    predict_ = tfs::PredictionService::NewStub(server().channel());
+    model_ = tfs::ModelService::NewStub(server().channel());
+    kserve_ = inference::GRPCInferenceService::NewStub(server().channel());
   }
 
   static std::unique_ptr<grpc::ClientContext> Context() {
@@ -120,10 +84,9 @@ class GrpcServerTest : public ::testing::Test {
 
   static fs::path Fixture(const std::string& relative) { return *FixturesRoot() / "tfserving" / relative; }
 
-  static inline std::string* skip_reason_ = nullptr;
-  static inline std::string* start_error_ = nullptr;
-  static inline fs::path* dir_ = nullptr;
-  static inline ServerProcess* server_ = nullptr;
+  static ServerProcess& server() { return suite_->process(); }
+
+  static inline std::unique_ptr<SuiteServer> suite_;
 
   std::unique_ptr<tfs::PredictionService::Stub> predict_;
   std::unique_ptr<tfs::ModelService::Stub> model_;
@@ -510,14 +473,14 @@ TEST_F(GrpcServerTest, HealthCheckReportsServing) {
   for (const std::string& service : {std::string(), std::string("tensorflow.serving.PredictionService")}) {
     std::string request;
     if (!service.empty()) request = absl::StrCat(std::string(1, '\x0a'), std::string(1, static_cast<char>(service.size())), service);
-    auto response = RawUnaryCall(server_->channel(), "/grpc.health.v1.Health/Check", request);
+    auto response = RawUnaryCall(server().channel(), "/grpc.health.v1.Health/Check", request);
     ASSERT_TRUE(response.ok()) << service << ": " << response.status();
     EXPECT_EQ(*response, std::string("\x08\x01", 2)) << service;
   }
 }
 
 TEST_F(GrpcServerTest, ReflectionListsTheServices) {
-  auto services = ListServicesByReflection(server_->channel());
+  auto services = ListServicesByReflection(server().channel());
   ASSERT_TRUE(services.ok()) << services.status();
   EXPECT_THAT(*services, IsSupersetOf({"tensorflow.serving.PredictionService", "tensorflow.serving.ModelService",
                                        "inference.GRPCInferenceService", "grpc.health.v1.Health",

@@ -20,6 +20,7 @@
 #include "tests/integration/grpc_test_util.h"
 #include "tests/integration/rest_test_util.h"
 #include "tests/integration/server_process.h"
+#include "tests/integration/suite_server.h"
 #include "tests/util/fixtures.h"
 
 namespace savant::testing {
@@ -33,64 +34,28 @@ constexpr int64_t kMaxBody = 1 << 20;
 class RestApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    auto fixtures = FixturesRoot();
-    if (!fixtures.ok()) {
-      skip_reason_ = new std::string(fixtures.status().message());
-      return;
-    }
-    const fs::path tfserving = *fixtures / "tfserving";
-    for (const char* needed : {"saved_model_half_plus_two_cpu", "saved_model_half_plus_three", "monitoring_config.txt",
-                               "saved_model_half_plus_two_2_versions", "half_plus_two_model_metadata.json",
-                               "saved_model_half_plus_two_2_versions_metadata.json"}) {
-      if (!fs::exists(tfserving / needed)) {
-        skip_reason_ = new std::string(absl::StrCat("fixture missing: ", (tfserving / needed).string()));
-        return;
-      }
-    }
-    tfserving_ = new fs::path(tfserving);
-    dir_ = new fs::path(MakeTempDir("rest_api_test"));
-    const fs::path models = *dir_ / "models";
-    CopyTree(tfserving / "saved_model_half_plus_two_cpu", models / "half_plus_two");
-    CopyTree(tfserving / "saved_model_half_plus_three", models / "half_plus_three");
-    CopyTree(tfserving / "saved_model_half_plus_two_2_versions", models / "two");
-    const std::string config = absl::StrCat(R"pb(
-      model_config_list {
-        config { name: "half_plus_two" base_path: ")pb", (models / "half_plus_two").string(), R"pb(" model_platform: "tensorflow" }
-        config { name: "half_plus_three" base_path: ")pb", (models / "half_plus_three").string(), R"pb(" model_platform: "tensorflow" }
-        config {
-          name: "saved_model_half_plus_two_2_versions"
-          base_path: ")pb", (models / "two").string(), R"pb("
-          model_platform: "tensorflow"
-          model_version_policy { all {} }
-          version_labels { key: "stable" value: 123 }
-          version_labels { key: "canary" value: 124 }
-        }
-      })pb");
-    WriteFileAtomically(*dir_ / "models.config", config);
-    auto server = ServerProcess::Start({"--model_config_file=" + (*dir_ / "models.config").string(),
-                                        absl::StrCat("--rest_api_port=", FreeLoopbackPort()),
-                                        absl::StrCat("--rest_max_body_bytes=", kMaxBody),
-                                        "--rest_max_tensor_elements=100000", "--rest_api_num_threads=4",
-                                        "--monitoring_config_file=" + (tfserving / "monitoring_config.txt").string()},
-                                       *dir_);
-    if (!server.ok()) {
-      start_error_ = new std::string(server.status().ToString());
-      return;
-    }
-    server_ = server->release();
+    suite_ = SuiteServer::Start(
+        {.name = "rest_api_test",
+         .models = {{"half_plus_two", "tfserving/saved_model_half_plus_two_cpu"},
+                    {"half_plus_three", "tfserving/saved_model_half_plus_three"},
+                    {"saved_model_half_plus_two_2_versions", "tfserving/saved_model_half_plus_two_2_versions",
+                     "model_version_policy { all {} }\n"
+                     "    version_labels { key: \"stable\" value: 123 }\n"
+                     "    version_labels { key: \"canary\" value: 124 }"}},
+         .fixtures = {"tfserving/monitoring_config.txt", "tfserving/half_plus_two_model_metadata.json",
+                      "tfserving/saved_model_half_plus_two_2_versions_metadata.json"},
+         .flags = {absl::StrCat("--rest_api_port=", FreeLoopbackPort()),
+                   absl::StrCat("--rest_max_body_bytes=", kMaxBody), "--rest_max_tensor_elements=100000",
+                   "--rest_api_num_threads=4",
+                   "--monitoring_config_file=" + Fixture("monitoring_config.txt").string()}});
   }
 
-  static void TearDownTestSuite() {
-    delete server_;
-    server_ = nullptr;
-    if (dir_ != nullptr) fs::remove_all(*dir_);
-  }
+  static void TearDownTestSuite() { suite_.reset(); }
 
   void SetUp() override {
-    if (skip_reason_ != nullptr) GTEST_SKIP() << *skip_reason_;
-    ASSERT_EQ(start_error_, nullptr) << *start_error_;
-    ASSERT_NE(server_->rest_port(), 0) << "no REST port in the port file";
-    client_ = std::make_unique<HttpClient>(server_->rest_port());
+    SAVANT_SUITE_SERVER_OR_SKIP(*suite_);
+    ASSERT_NE(server().rest_port(), 0) << "no REST port in the port file";
+    client_ = std::make_unique<HttpClient>(server().rest_port());
   }
 
   // Sends and checks the status and the JSON body by value.
@@ -123,19 +88,17 @@ class RestApiTest : public ::testing::Test {
     EXPECT_THAT(doc["error"].GetString(), HasSubstr(fragment));
   }
 
-  static std::string* skip_reason_;
-  static std::string* start_error_;
-  static fs::path* dir_;
-  static fs::path* tfserving_;
-  static ServerProcess* server_;
+  // A file of TensorFlow Serving's fixtures (its presence is checked before the suite starts).
+  static fs::path Fixture(const std::string& relative) {
+    auto root = FixturesRoot();
+    return root.ok() ? *root / "tfserving" / relative : fs::path(relative);
+  }
+  static ServerProcess& server() { return suite_->process(); }
+
+  static inline std::unique_ptr<SuiteServer> suite_;
   std::unique_ptr<HttpClient> client_;
 };
 
-std::string* RestApiTest::skip_reason_ = nullptr;
-std::string* RestApiTest::start_error_ = nullptr;
-fs::path* RestApiTest::dir_ = nullptr;
-fs::path* RestApiTest::tfserving_ = nullptr;
-ServerProcess* RestApiTest::server_ = nullptr;
 
 // ---- the examples of TensorFlow Serving's api_rest.md, on the model it uses (half_plus_three) ----
 
@@ -299,7 +262,7 @@ TEST_F(RestApiTest, MetadataMatchesTensorFlowServing) {
             "saved_model_half_plus_two_2_versions_metadata.json"},
            {"/v1/models/half_plus_two/metadata", "half_plus_two_model_metadata.json"}}) {
     SCOPED_TRACE(target);
-    auto expected = ReadJsonFile(*tfserving_ / file);
+    auto expected = ReadJsonFile(Fixture(file));
     ASSERT_TRUE(expected.ok()) << expected.status();
     auto result = client_->Get(target);
     ASSERT_TRUE(result.ok()) << result.status();
@@ -355,7 +318,7 @@ TEST_F(RestApiTest, ErrorStatuses) {
 }
 
 TEST_F(RestApiTest, OversizedBodyIs413AndOtherConnectionsKeepWorking) {
-  HttpClient other(server_->rest_port());
+  HttpClient other(server().rest_port());
   ASSERT_TRUE(other.Get("/v1/models/half_plus_two").ok());
   std::string big = "{\"instances\": [[1.0]], \"pad\": \"";
   big.append(static_cast<size_t>(kMaxBody), 'x');
@@ -377,7 +340,7 @@ TEST_F(RestApiTest, OversizedHeadersAre431) {
 }
 
 TEST_F(RestApiTest, MalformedHttpClosesOnlyThatConnection) {
-  HttpClient other(server_->rest_port());
+  HttpClient other(server().rest_port());
   ASSERT_TRUE(other.Get("/v1/models/half_plus_two").ok());
   auto bad = client_->SendRaw("THIS IS NOT HTTP\r\n\r\n");
   if (bad.ok()) {
@@ -473,7 +436,7 @@ TEST_F(RestApiTest, KServeV2BinaryTensorExtension) {
                                absl::StrCat("Inference-Header-Content-Length: ", huge.size(), "\r\n"));
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_EQ(refused->status, 400) << refused->body;
-  EXPECT_TRUE(server_->running());
+  EXPECT_TRUE(server().running());
   float ys[3];
   std::memcpy(ys, result->body.data() + json_size, sizeof(ys));
   EXPECT_EQ(ys[0], 2.5f);
@@ -629,13 +592,13 @@ TEST_F(RestApiTest, TenThousandRequestsFrom64KeepAliveConnections) {
   constexpr int kRequests = 10000;
   // Warm up the allocator and the buffer caches before measuring.
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(client_->Post("/v1/models/half_plus_two:predict", R"({"instances": [[1.0], [2.0]]})").ok());
-  const int64_t rss_before = RssKiB(server_->pid());
+  const int64_t rss_before = RssKiB(server().pid());
   std::atomic<int> next{0}, ok{0}, wrong{0}, failed{0}, reconnects{0};
   std::vector<std::thread> threads;
   const absl::Time start = absl::Now();
   for (int c = 0; c < kConnections; ++c) {
     threads.emplace_back([&] {
-      HttpClient client(server_->rest_port());
+      HttpClient client(server().rest_port());
       while (next.fetch_add(1) < kRequests) {
         auto result = client.Post("/v1/models/half_plus_two:predict", R"({"instances": [[1.0], [2.0], [5.0]]})");
         if (!result.ok()) {
@@ -651,7 +614,7 @@ TEST_F(RestApiTest, TenThousandRequestsFrom64KeepAliveConnections) {
   }
   for (auto& t : threads) t.join();
   const absl::Duration elapsed = absl::Now() - start;
-  const int64_t rss_after = RssKiB(server_->pid());
+  const int64_t rss_after = RssKiB(server().pid());
   std::printf("rest load: %d requests over %d keep-alive connections in %.2f s (%.0f req/s); server RSS %lld KiB -> "
               "%lld KiB (%+lld KiB); reconnects %d\n",
               kRequests, kConnections, absl::ToDoubleSeconds(elapsed), kRequests / absl::ToDoubleSeconds(elapsed),
@@ -661,7 +624,7 @@ TEST_F(RestApiTest, TenThousandRequestsFrom64KeepAliveConnections) {
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(reconnects.load(), 0);
-  EXPECT_TRUE(server_->running());
+  EXPECT_TRUE(server().running());
 #if defined(__SANITIZE_ADDRESS__)
   // An ASan build keeps freed memory in quarantine (256 MiB by default), so RSS growth says nothing
   // about leaks there; LeakSanitizer checks the server at exit instead.
