@@ -9,44 +9,29 @@ Exit codes: 0 pass, 1 fail, 77 skipped (python3-grpcio or python3-protobuf missi
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import unittest
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "util"))
+from savant_server import SavantServer  # noqa: E402
+
 SKIP = 77
 ARGS = None
-CLIENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "predict_client.py")
+CLIENT = os.path.join(HERE, "predict_client.py")
 
 
 class PythonClientExampleTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="python_client_example_test-")
-        base = os.path.join(cls.tmp, "models", "half_plus_two")
-        shutil.copytree(ARGS.model_dir, base)
-        port_file = os.path.join(cls.tmp, "ports.json")
-        cls.log = open(os.path.join(cls.tmp, "savant.log"), "w")
-        cls.server = subprocess.Popen(
-            [ARGS.savant, "--port=0", "--rest_api_port=0", "--port_file=" + port_file, "--model_name=half_plus_two",
-             "--model_base_path=" + base], stdout=cls.log, stderr=cls.log)
-        deadline = time.time() + 30
-        while not os.path.exists(port_file):
-            if cls.server.poll() is not None or time.time() > deadline:
-                raise RuntimeError("savant did not start:\n" + open(cls.log.name).read())
-            time.sleep(0.02)
-        with open(port_file) as f:
-            cls.address = "127.0.0.1:%d" % json.load(f)["grpc_port"]
+        cls.server = SavantServer(ARGS.savant, ARGS.model_dir, "python_client_example_test")
+        cls.address = "127.0.0.1:%d" % cls.server.grpc_port
 
     @classmethod
     def tearDownClass(cls):
-        if cls.server.poll() is None:
-            cls.server.kill()
-            cls.server.wait()
-        cls.log.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.server.stop()
 
     def run_client(self, *extra):
         cmd = [sys.executable, CLIENT, "--server", self.address, "--protoc", ARGS.protoc,

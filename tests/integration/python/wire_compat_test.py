@@ -17,13 +17,17 @@ import os
 import re
 import shutil
 import signal
-import stat
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "util"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "clients", "python"))
+from predict_client import generate_modules  # noqa: E402  (the one protoc --python_out helper)
+from savant_server import SavantServer  # noqa: E402
 
 SKIP = 77
 ARGS = None
@@ -55,43 +59,18 @@ def read_hex(path):
     return bytes.fromhex(digits)
 
 
-def copy_tree(src, dst):
-    shutil.copytree(src, dst)
-    for root, dirs, files in os.walk(dst):
-        for name in dirs + files:
-            p = os.path.join(root, name)
-            os.chmod(p, os.stat(p).st_mode | stat.S_IWUSR)
-
-
 class WireCompatTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         import grpc  # noqa: F401  (checked in main)
         from google.protobuf import json_format  # noqa: F401
-        cls.tmp = tempfile.mkdtemp(prefix="wire_compat_test-")
-        gen = os.path.join(cls.tmp, "gen")
-        os.makedirs(gen)
-        protos = []
-        for root, _, files in os.walk(ARGS.proto_dir):
-            protos += [os.path.relpath(os.path.join(root, f), ARGS.proto_dir) for f in files if f.endswith(".proto")]
-        subprocess.run([ARGS.protoc, "--python_out=" + gen, "-I" + ARGS.proto_dir] + sorted(protos), check=True)
-        sys.path.insert(0, gen)
-
+        cls.gen = tempfile.mkdtemp(prefix="wire_compat_test-gen-")
+        sys.path.insert(0, generate_modules(ARGS.protoc, ARGS.proto_dir, cls.gen))
         cls.fixtures = os.path.join(ARGS.fixtures, "tfserving")
-        base = os.path.join(cls.tmp, "models", "half_plus_two")
-        copy_tree(os.path.join(cls.fixtures, "saved_model_half_plus_two_cpu"), base)
-        port_file = os.path.join(cls.tmp, "ports.json")
-        cls.log = open(os.path.join(cls.tmp, "savant.log"), "w")
-        cls.server = subprocess.Popen(
-            [ARGS.savant, "--port=0", "--rest_api_port=0", "--port_file=" + port_file, "--model_name=half_plus_two",
-             "--model_base_path=" + base], stdout=cls.log, stderr=cls.log)
-        deadline = time.time() + 30
-        while not os.path.exists(port_file):
-            if cls.server.poll() is not None or time.time() > deadline:
-                raise RuntimeError("savant did not start:\n" + open(cls.log.name).read())
-            time.sleep(0.02)
-        with open(port_file) as f:
-            cls.port = json.load(f)["grpc_port"]
+        cls.savant = SavantServer(ARGS.savant, os.path.join(cls.fixtures, "saved_model_half_plus_two_cpu"),
+                                  "wire_compat_test")
+        cls.server = cls.savant.process
+        cls.port = cls.savant.grpc_port
         cls.channel = grpc.insecure_channel("localhost:%d" % cls.port)
 
         from kserve import grpc_predict_v2_pb2 as kserve
@@ -104,11 +83,8 @@ class WireCompatTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.server.poll() is None:
-            cls.server.kill()
-            cls.server.wait()
-        cls.log.close()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.savant.stop()
+        shutil.rmtree(cls.gen, ignore_errors=True)
 
     @classmethod
     def call(cls, method, request, response_type):
