@@ -4,9 +4,10 @@
 //                              DIR/<model>/1 (a TF2 SavedModel, weights as variables) and
 //                              DIR/<model>.onnx (the same graph and weights for ONNX Runtime),
 //                              plus inputs at batch 1 and 32 and Savant's outputs for checking.
-//   model_bench time DIR --threads=T [--seconds=S] [--model=NAME]
+//   model_bench time DIR --threads=T [--seconds=S] [--model=NAME] [--batch=1|32]
 //                              times Model::Run: p50/p99 latency at batch 1 and samples/s at
-//                              batch 32, one JSON line per model.
+//                              batch 32, one JSON line per model (--batch: only that part, for
+//                              profiling one batch size).
 //
 // Models: an MLP 784-512-512-10, a Keras-style MNIST CNN, a MobileNet-v1-like stack of
 // depthwise-separable blocks (BN + Relu6) at 96x96x3, and one post-LN transformer encoder block
@@ -570,7 +571,8 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
 }
 
-int Time(const fs::path& dir, int threads, double seconds, const std::string& only) {
+int Time(const fs::path& dir, int threads, double seconds, const std::string& only,
+         int64_t only_batch) {
   savant::ThreadPool::SetDefaultThreadCount(threads);
   for (const auto& m : Models()) {
     if (!only.empty() && m.name != only) continue;
@@ -581,21 +583,22 @@ int Time(const fs::path& dir, int threads, double seconds, const std::string& on
     }
     const Tensor x1 = Input(m, 1), x32 = Input(m, 32);
     // Batch 1: per-call latency.
-    for (int i = 0; i < 20; ++i) (void)RunOnce(**model, x1);
-    std::vector<double> lat;
+    for (int i = 0; i < 20 && only_batch != 32; ++i) (void)RunOnce(**model, x1);
+    std::vector<double> lat = {0};
+    if (only_batch != 32) lat.clear();
     const auto end1 = Clock::now() + std::chrono::duration<double>(seconds);
-    while (Clock::now() < end1 || lat.size() < 50) {
+    while (only_batch != 32 && (Clock::now() < end1 || lat.size() < 50)) {
       const auto t0 = Clock::now();
       auto y = RunOnce(**model, x1);
       lat.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
       if (!y.ok()) return 1;
     }
     // Batch 32: throughput over back-to-back calls.
-    for (int i = 0; i < 3; ++i) (void)RunOnce(**model, x32);
+    for (int i = 0; i < 3 && only_batch != 1; ++i) (void)RunOnce(**model, x32);
     int64_t calls = 0;
     const auto t0 = Clock::now();
     const auto end32 = t0 + std::chrono::duration<double>(seconds);
-    while (Clock::now() < end32 || calls < 5) {
+    while (only_batch != 1 && (Clock::now() < end32 || calls < 5)) {
       if (!RunOnce(**model, x32).ok()) return 1;
       ++calls;
     }
@@ -614,7 +617,7 @@ int Time(const fs::path& dir, int threads, double seconds, const std::string& on
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr,
-                 "usage: model_bench generate DIR | time DIR --threads=T [--seconds=S] [--model=NAME]\n");
+                 "usage: model_bench generate DIR | time DIR --threads=T [--seconds=S] [--model=NAME] [--batch=1|32]\n");
     return 2;
   }
   const std::string cmd = argv[1];
@@ -622,14 +625,16 @@ int main(int argc, char** argv) {
   int threads = 1;
   double seconds = 1.0;
   std::string only;
+  int64_t only_batch = 0;
   for (int i = 3; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--threads=", 0) == 0) threads = std::stoi(arg.substr(10));
     if (arg.rfind("--seconds=", 0) == 0) seconds = std::stod(arg.substr(10));
     if (arg.rfind("--model=", 0) == 0) only = arg.substr(8);
+    if (arg.rfind("--batch=", 0) == 0) only_batch = std::stoi(arg.substr(8));
   }
   if (cmd == "generate") return Generate(dir);
-  if (cmd == "time") return Time(dir, threads, seconds, only);
+  if (cmd == "time") return Time(dir, threads, seconds, only, only_batch);
   std::fprintf(stderr, "unknown command \"%s\"\n", cmd.c_str());
   return 2;
 }

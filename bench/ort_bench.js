@@ -3,7 +3,7 @@
 // batch 1 latency (p50/p99) and batch 32 throughput with intraOpNumThreads = --threads.
 // Prints one JSON line per model, in the same format as model_bench.
 //
-//   node bench/ort_bench.js DIR --threads=1 [--seconds=1] [--check-only]
+//   node bench/ort_bench.js DIR --threads=1 [--seconds=1] [--model=NAME] [--check-only]
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -30,7 +30,8 @@ async function main() {
   const seconds = Number(arg('seconds', '1'));
   const checkOnly = process.argv.includes('--check-only');
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
-  const names = [...new Set(manifest.map((m) => m.name))];
+  const only = arg('model', '');
+  const names = [...new Set(manifest.map((m) => m.name))].filter((n) => !only || n === only);
   let failed = false;
   for (const name of names) {
     const session = await ort.InferenceSession.create(path.join(dir, `${name}.onnx`), {

@@ -2,12 +2,36 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 
 namespace savant {
 namespace {
 
 thread_local bool t_in_worker = false;
+
+// A hint to the core that this is a spin-wait loop (frees resources for the sibling hyperthread).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until pred() holds or ThreadPool::kSpin has passed; returns pred()'s last value.
+template <typename Pred>
+bool SpinUntil(Pred pred) {
+  if (pred()) return true;
+  const auto deadline = std::chrono::steady_clock::now() + ThreadPool::kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      CpuRelax();
+      if (pred()) return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+  }
+}
 std::atomic<int> g_default_threads{-1};
 std::atomic<bool> g_default_created{false};
 
@@ -76,23 +100,44 @@ void ThreadPool::Schedule(std::function<void()> fn) {
     fn();
     return;
   }
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     queue_.push_back(std::move(fn));
+    queued_.fetch_add(1, std::memory_order_release);
+    // A spinning worker will see queued_; only sleeping ones need the (slow) wake-up.
+    wake = sleepers_ > 0;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
+}
+
+bool ThreadPool::TryTake(std::function<void()>* task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (queue_.empty()) return false;
+  *task = std::move(queue_.front());
+  queue_.pop_front();
+  queued_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
 }
 
 void ThreadPool::WorkerLoop() {
   t_in_worker = true;
   for (;;) {
     std::function<void()> task;
-    {
+    bool taken = false;
+    // Another worker may win the race for the task that ended the spin: spin again then.
+    while (!taken && SpinUntil([this] { return queued_.load(std::memory_order_acquire) > 0; })) {
+      taken = TryTake(&task);
+    }
+    if (!taken) {
       std::unique_lock<std::mutex> lock(mu_);
+      ++sleepers_;
       cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      --sleepers_;
       if (queue_.empty()) return;  // stopping and drained
       task = std::move(queue_.front());
       queue_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
     }
     task();
   }
@@ -119,6 +164,7 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   state->Drain();
   // Chunks still running belong to helpers that are already executing; waiting for them cannot
   // deadlock because no chunk is left unclaimed.
+  SpinUntil([&] { return state->done.load(std::memory_order_acquire) == state->chunks; });
   for (;;) {
     int64_t d = state->done.load(std::memory_order_acquire);
     if (d == state->chunks) break;

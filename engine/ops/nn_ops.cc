@@ -2,8 +2,9 @@
 // MaxPool(V2), AvgPool, BiasAdd(V1), FusedBatchNorm(V2,V3), and the fused forms _FusedConv2D and
 // _FusedDepthwiseConv2dNative (grappler's, and engine/fusion.cc's).
 //
-// Convolutions of float run as im2col + simd::Gemm with the filter packed once when it is a
-// constant; a 1x1 stride-1 convolution needs no im2col at all. A batch norm fused after a
+// Convolutions of float run as simd::Gemm with the filter packed once when it is a constant: a
+// 1x1 stride-1 convolution is one GEMM over the input as it is, an undilated-column one reads its
+// windows in place (RowConv), and only column-dilated ones go through im2col. A batch norm fused after a
 // convolution with constant parameters is folded into the packed filter and bias at construction
 // (w' = w * scale * rsqrt(var + eps), b' = offset - mean * scale * rsqrt(var + eps)), so inference
 // pays nothing for it. Depthwise convolutions and pooling run directly, vectorised over channels.
@@ -403,7 +404,7 @@ class ConvKernel final : public OpKernel {
       simd::Gemm(p, &ctx.pool());
       return;
     }
-    if (attrs_.dilation_w == 1 && g.kw * g.in_c >= 32) {
+    if (attrs_.dilation_w == 1) {
       RowConv(ctx, input, g, packed, bias, act, alpha, out);
       return;
     }
@@ -440,9 +441,10 @@ class ConvKernel final : public OpKernel {
   // The convolution without im2col. With undilated columns, the window of output pixel ox in
   // filter row ky is kw*in_c contiguous floats of one input row, and neighbouring pixels' windows
   // start stride_w*in_c apart: that is a matrix with row stride stride_w*in_c, the rows of the
-  // packed filter for ky its right side. So each output row is a sum of kh GEMMs
-  // ([out_w, kw*in_c] x [kw*in_c, out_c]), accumulated in place, with the bias and activation
-  // applied by the last. Horizontal padding is materialised once in a padded copy of the input.
+  // packed filter for ky its right side. So each output row is one GEMM whose A rows are kh such
+  // runs (GemmParams::a_segments), summed in registers, with the bias and activation in its
+  // epilogue. Rows of vertical padding are left out of the sum; horizontal padding is
+  // materialised once in a padded copy of the input.
   void RowConv(KernelContext& ctx, const Tensor& input, const ConvGeometry& g,
                const float* packed, const float* bias, Activation act, float alpha,
                Tensor& out) const {
@@ -488,22 +490,23 @@ class ConvKernel final : public OpKernel {
           simd::ChannelAffine(c, g.out_w, g.out_c, nullptr, bias, c, act, alpha);
           continue;
         }
-        for (int64_t ky = first; ky <= last; ++ky) {
-          const int64_t iy = oy * attrs_.stride_h + ky * attrs_.dilation_h - g.pad_top;
-          if (iy < 0 || iy >= g.in_h) continue;
-          const bool final_pass = ky == last;
-          simd::GemmParams t{.m = g.out_w, .n = g.out_c, .k = row_k,
-                             .a = base + (n * g.in_h + iy) * row_width * g.in_c,
-                             .lda = sw * g.in_c,
-                             .packed_b = packed + ky * row_k * simd::kPanelWidth,
-                             .c = c, .ldc = g.out_c,
-                             .bias = final_pass ? bias : nullptr,
-                             .activation = final_pass ? act : Activation::kNone,
-                             .alpha = alpha,
-                             .accumulate = ky != first,
-                             .panel_stride = k * simd::kPanelWidth};
-          simd::GemmTile(t, 0, g.out_w, 0, panels);
-        }
+        // The taps inside the image are filter rows [first, last] (iy grows with ky): one GEMM
+        // whose A rows are those filter rows' windows, read in place, and whose B is the same
+        // rows of the packed filter.
+        const int64_t iy = oy * attrs_.stride_h + first * attrs_.dilation_h - g.pad_top;
+        const int64_t segs = last - first + 1;
+        simd::GemmParams t{.m = g.out_w, .n = g.out_c, .k = segs * row_k,
+                           .a = base + (n * g.in_h + iy) * row_width * g.in_c,
+                           .lda = sw * g.in_c,
+                           .packed_b = packed + first * row_k * simd::kPanelWidth,
+                           .c = c, .ldc = g.out_c,
+                           .bias = bias,
+                           .activation = act,
+                           .alpha = alpha,
+                           .panel_stride = k * simd::kPanelWidth,
+                           .a_segments = segs,
+                           .a_segment_stride = attrs_.dilation_h * row_width * g.in_c};
+        simd::GemmTile(t, 0, g.out_w, 0, panels);
       }
     };
     const int64_t rows = g.batch * g.out_h;

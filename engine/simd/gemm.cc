@@ -38,11 +38,12 @@ constexpr int kMaxRows = 1;
 
 // C[kRows, cols] = act(A[kRows, k] B_panel[k, 32] + bias). `b` is one packed panel, `bias` 32
 // floats (zero-padded), `cols` <= 32 columns are stored.
+// A is `segs` runs of k / segs floats per row, run s at a + s * seg_stride (segs = 1: plain rows).
 template <int kRows, Activation kAct>
-HWY_INLINE void MicroKernel(int64_t k, const float* HWY_RESTRICT a, int64_t lda,
-                            const float* HWY_RESTRICT b, float* HWY_RESTRICT c, int64_t ldc,
-                            int64_t cols, const float* HWY_RESTRICT bias, float alpha,
-                            bool accumulate) {
+HWY_INLINE void MicroKernel(int64_t k, const float* HWY_RESTRICT a, int64_t lda, int64_t segs,
+                            int64_t seg_stride, const float* HWY_RESTRICT b,
+                            float* HWY_RESTRICT c, int64_t ldc, int64_t cols,
+                            const float* HWY_RESTRICT bias, float alpha, bool accumulate) {
   const DF d;
   using V = hn::Vec<DF>;
   // Independent accumulator sets over interleaved k: at least 8 chains hide FMA latency.
@@ -64,30 +65,34 @@ HWY_INLINE void MicroKernel(int64_t k, const float* HWY_RESTRICT a, int64_t lda,
       }
     }
   }
-  const float* ap[kRows];
-  for (int r = 0; r < kRows; ++r) ap[r] = a + r * lda;
-  int64_t p = 0;
-  if constexpr (kSplit > 1) {
-    for (; p + kSplit <= k; p += kSplit) {
-      for (int s = 0; s < kSplit; ++s) {
-        const float* bp = b + (p + s) * kPanelWidth;
-        for (int v = 0; v < kVecs; ++v) {
-          const V bv = hn::Load(d, bp + v * kLanes);
-          for (int r = 0; r < kRows; ++r) {
-            acc[s][r][v] = hn::MulAdd(hn::Set(d, ap[r][p + s]), bv, acc[s][r][v]);
+  const int64_t seg_len = k / segs;
+  for (int64_t seg = 0; seg < segs; ++seg) {
+    const float* ap[kRows];
+    for (int r = 0; r < kRows; ++r) ap[r] = a + r * lda + seg * seg_stride;
+    const float* bs = b + seg * seg_len * kPanelWidth;
+    int64_t p = 0;
+    if constexpr (kSplit > 1) {
+      for (; p + kSplit <= seg_len; p += kSplit) {
+        for (int s = 0; s < kSplit; ++s) {
+          const float* bp = bs + (p + s) * kPanelWidth;
+          for (int v = 0; v < kVecs; ++v) {
+            const V bv = hn::Load(d, bp + v * kLanes);
+            for (int r = 0; r < kRows; ++r) {
+              acc[s][r][v] = hn::MulAdd(hn::Set(d, ap[r][p + s]), bv, acc[s][r][v]);
+            }
           }
         }
       }
     }
-  }
-  // Broadcasts first, then one panel vector at a time: kRows * kVecs + kRows + 1 registers.
-  for (; p < k; ++p) {
-    const float* bp = b + p * kPanelWidth;
-    V ar[kRows];
-    for (int r = 0; r < kRows; ++r) ar[r] = hn::Set(d, ap[r][p]);
-    for (int v = 0; v < kVecs; ++v) {
-      const V bv = hn::Load(d, bp + v * kLanes);
-      for (int r = 0; r < kRows; ++r) acc[0][r][v] = hn::MulAdd(ar[r], bv, acc[0][r][v]);
+    // Broadcasts first, then one panel vector at a time: kRows * kVecs + kRows + 1 registers.
+    for (; p < seg_len; ++p) {
+      const float* bp = bs + p * kPanelWidth;
+      V ar[kRows];
+      for (int r = 0; r < kRows; ++r) ar[r] = hn::Set(d, ap[r][p]);
+      for (int v = 0; v < kVecs; ++v) {
+        const V bv = hn::Load(d, bp + v * kLanes);
+        for (int r = 0; r < kRows; ++r) acc[0][r][v] = hn::MulAdd(ar[r], bv, acc[0][r][v]);
+      }
     }
   }
   for (int s = 1; s < kSplit; ++s) {
@@ -116,15 +121,16 @@ HWY_INLINE void MicroKernel(int64_t k, const float* HWY_RESTRICT a, int64_t lda,
 }
 
 template <Activation kAct>
-HWY_INLINE void RowsKernel(int rows, int64_t k, const float* a, int64_t lda, const float* b,
-                           float* c, int64_t ldc, int64_t cols, const float* bias, float alpha,
-                           bool accumulate) {
+HWY_INLINE void RowsKernel(int rows, int64_t k, const float* a, int64_t lda, int64_t segs,
+                           int64_t seg_stride, const float* b, float* c, int64_t ldc,
+                           int64_t cols, const float* bias, float alpha, bool accumulate) {
   // One instantiation per row count up to kMaxRows keeps every block in registers.
   switch (rows) {
 #define SAVANT_GEMM_ROWS(R)                                                \
   case R:                                                                  \
     if constexpr (R <= kMaxRows) {                                         \
-      return MicroKernel<R, kAct>(k, a, lda, b, c, ldc, cols, bias, alpha, accumulate); \
+      return MicroKernel<R, kAct>(k, a, lda, segs, seg_stride, b, c, ldc, cols, bias, alpha, \
+                                  accumulate);                                          \
     }                                                                      \
     break;
     SAVANT_GEMM_ROWS(1)
@@ -148,6 +154,7 @@ constexpr int64_t kRowBlock = 64;
 void GemmTileImpl(const GemmParams& g, int64_t row_begin, int64_t row_end, int64_t panel_begin,
                   int64_t panel_end) {
   WithActivation(g.activation, [&]<Activation kAct>() {
+    const int64_t segs = std::max<int64_t>(1, g.a_segments);
     HWY_ALIGN float bias_buf[kPanelWidth];
     for (int64_t rb = row_begin; rb < row_end; rb += kRowBlock) {
       const int64_t rb_end = std::min(row_end, rb + kRowBlock);
@@ -164,8 +171,8 @@ void GemmTileImpl(const GemmParams& g, int64_t row_begin, int64_t row_end, int64
         }
         for (int64_t r = rb; r < rb_end; r += kMaxRows) {
           const int rows = static_cast<int>(std::min<int64_t>(kMaxRows, rb_end - r));
-          RowsKernel<kAct>(rows, g.k, g.a + r * g.lda, g.lda, b, g.c + r * g.ldc + col0, g.ldc,
-                           cols, bias, g.alpha, g.accumulate);
+          RowsKernel<kAct>(rows, g.k, g.a + r * g.lda, g.lda, segs, g.a_segment_stride, b,
+                           g.c + r * g.ldc + col0, g.ldc, cols, bias, g.alpha, g.accumulate);
         }
       }
     }

@@ -114,6 +114,74 @@ HWY_INLINE void DepthwisePixel(const DepthwiseRowParams& p, int64_t ox, int64_t 
   }
 }
 
+// kS neighbouring output pixels of a 3x3 undilated window (stride kStride) whose windows lie
+// inside the row, for the channel vector at `c`: each input pixel is loaded once per filter row and
+// feeds every output whose window covers it, so the loop is bound by FMAs, not loads. The filter
+// taps of the vector are in registers (`w`, [ky][kx]); `in_rows[ky]` already points at the first
+// input pixel of the strip's first window (or is null for a padding row). The sum per output runs
+// bias, then ky, then kx, as in DepthwisePixel.
+template <int kS, int kStride, Activation kAct>
+HWY_INLINE void DepthwiseStrip3(const float* const* in_rows, int64_t ch, const VF* w, VF bias,
+                                VF alpha, float* out) {
+  const DF d;
+  constexpr int kSpan = (kS - 1) * kStride + 3;
+  VF acc[kS];
+  for (int j = 0; j < kS; ++j) acc[j] = bias;
+  for (int ky = 0; ky < 3; ++ky) {
+    const float* row = in_rows[ky];
+    if (row == nullptr) continue;
+    const VF* wk = w + 3 * ky;
+    for (int t = 0; t < kSpan; ++t) {
+      const VF x = hn::LoadU(d, row + t * ch);
+      for (int kx = 0; kx < 3; ++kx) {
+        const int u = t - kx;
+        if (u >= 0 && u % kStride == 0 && u / kStride < kS) {
+          acc[u / kStride] = hn::MulAdd(x, wk[kx], acc[u / kStride]);
+        }
+      }
+    }
+  }
+  for (int j = 0; j < kS; ++j) hn::StoreU(Activate<kAct>(d, acc[j], alpha), d, out + j * ch);
+}
+
+// Output pixels [ox_begin, ox_end) (windows inside the row) of a 3x3 undilated depthwise row
+// with stride kStride, channels [0, full_c) in whole vectors.
+template <int kStride, Activation kAct>
+HWY_INLINE void DepthwiseInterior3(const DepthwiseRowParams& p, int64_t ox_begin, int64_t ox_end,
+                                   int64_t full_c) {
+  const DF d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const VF va = hn::Set(d, p.alpha);
+  const int64_t ch = p.channels;
+  // Accumulators plus 9 taps must fit the register file (32 vectors on AVX-512, 16 otherwise).
+#if HWY_TARGET <= HWY_AVX3
+  constexpr int kStrip = 8;
+#else
+  constexpr int kStrip = 4;
+#endif
+  const float* rows[3];
+  for (int64_t c = 0; c < full_c; c += lanes) {
+    VF w[9];
+    for (int ky = 0; ky < 3; ++ky) {
+      for (int kx = 0; kx < 3; ++kx) w[3 * ky + kx] = hn::LoadU(d, p.filter + (ky * 3 + kx) * ch + c);
+    }
+    const VF b = p.bias != nullptr ? hn::LoadU(d, p.bias + c) : hn::Zero(d);
+    int64_t ox = ox_begin;
+    auto strip = [&]<int kS>() {
+      const int64_t ix0 = ox * kStride - p.pad_left;
+      for (int ky = 0; ky < 3; ++ky) {
+        rows[ky] = p.in_rows[ky] == nullptr ? nullptr : p.in_rows[ky] + ix0 * ch + c;
+      }
+      DepthwiseStrip3<kS, kStride, kAct>(rows, ch, w, b, va, p.out + ox * ch + c);
+      ox += kS;
+    };
+    while (ox + kStrip <= ox_end) strip.template operator()<kStrip>();
+    if (ox + 4 <= ox_end) strip.template operator()<4>();
+    if (ox + 2 <= ox_end) strip.template operator()<2>();
+    if (ox < ox_end) strip.template operator()<1>();
+  }
+}
+
 void DepthwiseConvRowImpl(const DepthwiseRowParams& p) {
   WithActivation(p.activation, [&]<Activation kAct>() {
     const DF d;
@@ -126,6 +194,27 @@ void DepthwiseConvRowImpl(const DepthwiseRowParams& p) {
       const int64_t ix0 = ox * p.stride_w - p.pad_left;
       return ix0 >= 0 && ix0 + span < p.in_w;
     };
+    if (p.kw == 3 && p.kh == 3 && p.dilation_w == 1 && (p.stride_w == 1 || p.stride_w == 2) &&
+        full_c > 0) {
+      // Windows inside the row: [lo, hi); the rest touch the padding.
+      int64_t lo = 0;
+      while (lo < p.out_w && !interior(lo)) ++lo;
+      int64_t hi = lo;
+      while (hi < p.out_w && interior(hi)) ++hi;
+      if (p.stride_w == 1) {
+        DepthwiseInterior3<1, kAct>(p, lo, hi, full_c);
+      } else {
+        DepthwiseInterior3<2, kAct>(p, lo, hi, full_c);
+      }
+      for (int64_t ox = 0; ox < p.out_w; ++ox) {
+        if (ox < lo || ox >= hi) {
+          DepthwisePixel<kAct>(p, ox, 0);
+        } else if (full_c < ch) {
+          DepthwisePixel<kAct>(p, ox, full_c);
+        }
+      }
+      return;
+    }
     int64_t ox = 0;
     while (ox < p.out_w) {
       if (ox + 4 > p.out_w || !interior(ox) || !interior(ox + 3) || full_c == 0) {

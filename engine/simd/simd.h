@@ -97,6 +97,12 @@ struct GemmParams {
   // larger stride selects rows [r, r + k) of a matrix packed with more rows (pass
   // packed_b + r * kPanelWidth).
   int64_t panel_stride = 0;
+  // A row may be `a_segments` runs of k / a_segments contiguous floats, run s starting
+  // s * a_segment_stride floats after the row's start (k must be a multiple of a_segments). A
+  // convolution's window is such a row: one run per filter row, read in place from the input
+  // instead of copied out by im2col.
+  int64_t a_segments = 1;
+  int64_t a_segment_stride = 0;
 };
 
 // C[rows, panels] = act(A B + bias) for rows [row_begin, row_end) and the columns of panels

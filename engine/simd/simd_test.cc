@@ -227,35 +227,86 @@ TEST_P(SimdTest, GemmHonoursStridesAndLeavesOtherColumnsAlone) {
   }
 }
 
-TEST_P(SimdTest, DepthwiseRowMatchesReference) {
-  for (int64_t ch : Lengths()) {
-    for (int stride : {1, 2}) {
-      for (int dilation : {1, 2}) {
-        const int kh = 3, kw = 3;
-        const int64_t in_w = 9, pad_left = 1;
-        const int64_t out_w = (in_w + 2 * pad_left - (kw - 1) * dilation - 1) / stride + 1;
-        std::vector<std::vector<float>> rows = {Random(in_w * ch), Random(in_w * ch)};
-        const float* in_rows[3] = {rows[0].data(), nullptr, rows[1].data()};
-        std::vector<float> filter = Random(kh * kw * ch), bias = Random(ch);
-        std::vector<float> out(std::max<int64_t>(out_w, 0) * ch, -9);
-        DepthwiseConvRow({.in_rows = in_rows, .in_w = in_w, .channels = ch, .filter = filter.data(),
-                          .kh = kh, .kw = kw, .stride_w = stride, .dilation_w = dilation,
-                          .pad_left = pad_left, .out_w = out_w, .bias = bias.data(),
-                          .activation = Activation::kRelu6, .out = out.data()});
-        for (int64_t ox = 0; ox < out_w; ++ox) {
-          for (int64_t c = 0; c < ch; ++c) {
-            double sum = bias[c];
-            for (int ky = 0; ky < kh; ++ky) {
-              if (in_rows[ky] == nullptr) continue;
-              for (int kx = 0; kx < kw; ++kx) {
-                const int64_t ix = ox * stride + kx * dilation - pad_left;
-                if (ix < 0 || ix >= in_w) continue;
-                sum += double(in_rows[ky][ix * ch + c]) * filter[(ky * kw + kx) * ch + c];
+TEST_P(SimdTest, GemmReadsSegmentedRowsInPlace) {
+  // Row i of A is `segs` runs of `len` floats, run s at a + i * lda + s * seg_stride: the windows
+  // of a convolution read from the input (lda = stride * channels, seg_stride = one input row).
+  const int64_t w = VectorWidth(GetParam());
+  for (int64_t segs : {1, 2, 3}) {
+    for (int64_t len : {int64_t{1}, int64_t{9}, w + 3, int64_t{96}}) {
+      for (int64_t m : {1, 2, 8, 9, 23}) {
+        for (int64_t n : {int64_t{1}, int64_t{32}, int64_t{45}}) {
+          const int64_t lda = len / 2 + 1, seg_stride = m * lda + len + 5, k = segs * len;
+          std::vector<float> a = Random(segs * seg_stride + m * lda + len), b = Random(k * n),
+                             bias = Random(n);
+          PackedMatrix packed(b.data(), n, false, k, n);
+          std::vector<float> c(m * n, -7);
+          Gemm({.m = m, .n = n, .k = k, .a = a.data(), .lda = lda, .packed_b = packed.data(),
+                .c = c.data(), .ldc = n, .bias = bias.data(), .activation = Activation::kRelu6,
+                .a_segments = segs, .a_segment_stride = seg_stride},
+               nullptr);
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t j = 0; j < n; ++j) {
+              double sum = bias[j], abs_sum = std::abs(double(bias[j]));
+              for (int64_t s = 0; s < segs; ++s) {
+                for (int64_t q = 0; q < len; ++q) {
+                  const double prod = double(a[i * lda + s * seg_stride + q]) * b[(s * len + q) * n + j];
+                  sum += prod;
+                  abs_sum += std::abs(prod);
+                }
               }
+              // The fp32 accumulation bound, as in GemmMatchesReferenceForAllShapes.
+              const double tol = std::max(1e-6, 2.0 * (k + 1) * 5.96e-8 * abs_sum);
+              ExpectClose(c[i * n + j], Reference(Activation::kRelu6, sum, 0), tol,
+                          "segs=" + std::to_string(segs) + " len=" + std::to_string(len) +
+                              " m=" + std::to_string(m) + " n=" + std::to_string(n));
             }
-            ExpectClose(out[ox * ch + c], std::min(std::max(sum, 0.0), 6.0), 1e-5, "depthwise");
           }
         }
+      }
+    }
+  }
+}
+
+TEST_P(SimdTest, DepthwiseRowMatchesReference) {
+  // Rows of 9 and 37 pixels: register strips of 1, 2, 4 and 8 outputs plus the border pixels.
+  struct Case {
+    int64_t ch, in_w;
+    int stride, dilation;
+  };
+  std::vector<Case> cases;
+  for (int64_t ch : Lengths()) {
+    for (int64_t in_w : {9, 37}) {
+      for (int stride : {1, 2}) {
+        for (int dilation : {1, 2}) cases.push_back({ch, in_w, stride, dilation});
+      }
+    }
+  }
+  for (const auto& [ch, in_w, stride, dilation] : cases) {
+    const int kh = 3, kw = 3;
+    const int64_t pad_left = 1;
+    const int64_t out_w = (in_w + 2 * pad_left - (kw - 1) * dilation - 1) / stride + 1;
+    std::vector<std::vector<float>> rows = {Random(in_w * ch), Random(in_w * ch)};
+    const float* in_rows[3] = {rows[0].data(), nullptr, rows[1].data()};
+    std::vector<float> filter = Random(kh * kw * ch), bias = Random(ch);
+    std::vector<float> out(std::max<int64_t>(out_w, 0) * ch, -9);
+    DepthwiseConvRow({.in_rows = in_rows, .in_w = in_w, .channels = ch, .filter = filter.data(),
+                      .kh = kh, .kw = kw, .stride_w = stride, .dilation_w = dilation,
+                      .pad_left = pad_left, .out_w = out_w, .bias = bias.data(),
+                      .activation = Activation::kRelu6, .out = out.data()});
+    for (int64_t ox = 0; ox < out_w; ++ox) {
+      for (int64_t c = 0; c < ch; ++c) {
+        double sum = bias[c];
+        for (int ky = 0; ky < kh; ++ky) {
+          if (in_rows[ky] == nullptr) continue;
+          for (int kx = 0; kx < kw; ++kx) {
+            const int64_t ix = ox * stride + kx * dilation - pad_left;
+            if (ix < 0 || ix >= in_w) continue;
+            sum += double(in_rows[ky][ix * ch + c]) * filter[(ky * kw + kx) * ch + c];
+          }
+        }
+        ExpectClose(out[ox * ch + c], std::min(std::max(sum, 0.0), 6.0), 1e-5,
+                    "depthwise ch=" + std::to_string(ch) + " in_w=" + std::to_string(in_w) +
+                        " stride=" + std::to_string(stride) + " ox=" + std::to_string(ox));
       }
     }
   }
