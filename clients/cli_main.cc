@@ -103,15 +103,8 @@ std::string ParseFlags(int argc, char** argv, Flags* f) {
       f->command = a;
       continue;
     }
-    std::string name = a.substr(2), value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return absl::StrCat("flag --", name, " needs a value");
-    }
+    std::string name, value;
+    if (std::string error = NextFlag(argc, argv, &i, &name, &value); !error.empty()) return error;
     static const std::map<std::string, int> kFlags = {
         {"server", 0}, {"protocol", 1}, {"api", 2},  {"model", 3},    {"version", 4}, {"label", 5},  {"signature", 6},
         {"inputs", 7}, {"examples", 8}, {"config", 9}, {"output", 10}, {"timeout", 11}};

@@ -115,15 +115,8 @@ std::string ParseFlags(int argc, char** argv, Flags* f) {
       continue;
     }
     if (a.rfind("--", 0) != 0) return absl::StrCat("unexpected argument \"", a, "\"");
-    std::string name = a.substr(2), value;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    } else {
-      return absl::StrCat("flag --", name, " needs a value");
-    }
+    std::string name, value;
+    if (std::string error = NextFlag(argc, argv, &i, &name, &value); !error.empty()) return error;
     auto bad = [&](const std::string& what) { return absl::StrCat("--", name, " \"", value, "\": expected ", what); };
     if (name == "server") {
       server = value;

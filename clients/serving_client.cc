@@ -214,4 +214,18 @@ absl::Status StatusFromHttp(int http_status, const std::string& body) {
   return absl::Status(code, message);
 }
 
+std::string NextFlag(int argc, char** argv, int* i, std::string* name, std::string* value) {
+  *name = std::string(argv[*i]).substr(2);
+  value->clear();
+  if (auto eq = name->find('='); eq != std::string::npos) {
+    *value = name->substr(eq + 1);
+    name->resize(eq);
+  } else if (*i + 1 < argc) {
+    *value = argv[++*i];
+  } else {
+    return absl::StrCat("flag --", *name, " needs a value");
+  }
+  return "";
+}
+
 }  // namespace savant::clients

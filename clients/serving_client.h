@@ -136,4 +136,8 @@ absl::StatusOr<NamedTensors> GenerateInputs(const SignatureInfo& signature, int6
 // NOT_FOUND, 400 INVALID_ARGUMENT, 503 UNAVAILABLE, ...) and the {"error": message} text.
 absl::Status StatusFromHttp(int http_status, const std::string& body);
 
+// One flag of savant-cli or savant-loadgen: argv[*i] is "--name=value", or "--name" with the value
+// in the next argument (then *i advances past it). Returns "" or the message for a missing value.
+std::string NextFlag(int argc, char** argv, int* i, std::string* name, std::string* value);
+
 }  // namespace savant::clients
