@@ -32,12 +32,14 @@ struct Uses {
   std::vector<int> control;            // per node: number of control-edge consumers
 };
 
-Uses CountUses(const Graph& g) {
+// Nodes marked in `dead` (absorbed into a fused node) are not counted as consumers.
+Uses CountUses(const Graph& g, const std::vector<bool>& dead = {}) {
   Uses u;
   u.data.resize(g.num_nodes());
   u.ports.resize(g.num_nodes());
   u.control.assign(g.num_nodes(), 0);
   for (int i = 0; i < g.num_nodes(); ++i) {
+    if (!dead.empty() && dead[i]) continue;
     for (const Endpoint& in : g.node(i).inputs) {
       u.data[in.node].push_back(i);
       u.ports[in.node].push_back(in.port);
@@ -108,6 +110,58 @@ std::optional<Node> FuseEinsumBias(const Graph& g, const Uses& uses,
   SetList(fused, "fused_ops", {"BiasAdd"});
   fused.attrs["num_args"].set_i(1);
   *tail = next;
+  return fused;
+}
+
+// The Conv2D (or _FusedConv2D) that is the only consumer of depthwise convolution `dw` (plain or
+// _Fused), when the pair can become one _SavantDepthwisePointwise node; -1 otherwise. The kernel
+// decides at load time whether the Conv2D is 1x1 (its filter is a variable, unknown here) and
+// runs the two steps one after the other when it is not.
+int DepthwisePointwiseConsumer(const Graph& g, const Uses& uses, const std::vector<bool>& kept,
+                               int dw) {
+  const Node& d = g.node(dw);
+  if ((d.op != "DepthwiseConv2dNative" && d.op != "_FusedDepthwiseConv2dNative") || !IsFloat(d) ||
+      kept[dw] || GetStringAttrOr(d, "data_format", "NHWC") != "NHWC" || d.inputs.size() < 2) {
+    return -1;
+  }
+  const int pw = SoleConsumer(uses, dw);
+  if (pw < 0) return -1;
+  const Node& p = g.node(pw);
+  if ((p.op != "Conv2D" && p.op != "_FusedConv2D") || !IsFloat(p) || p.inputs.size() < 2 ||
+      !(p.inputs[0] == Endpoint{dw, 0}) || GetStringAttrOr(p, "data_format", "NHWC") != "NHWC" ||
+      GetStringAttrOr(p, "filter_format", "HWIO") != "HWIO") {
+    return -1;
+  }
+  for (const Node* n : {&d, &p}) {
+    auto fused = ParseFusedOps(*n);
+    if (!fused.ok() || fused->add || 2 + fused->num_args() != static_cast<int>(n->inputs.size())) {
+      return -1;
+    }
+  }
+  return pw;
+}
+
+bool HasDepthwisePointwise(const Graph& g, const Uses& uses, const std::vector<bool>& kept) {
+  for (int dw = 0; dw < g.num_nodes(); ++dw) {
+    if (DepthwisePointwiseConsumer(g, uses, kept, dw) >= 0) return true;
+  }
+  return false;
+}
+
+// The _SavantDepthwisePointwise node of a pair (see ops/nn_ops.cc): the depthwise node's inputs
+// and attrs, then the Conv2D's filter and args, its attrs under "pw/", and the Conv2D's name.
+Node FuseDepthwisePointwise(const Node& dw, const Node& pw) {
+  Node fused;
+  fused.name = pw.name;
+  fused.op = "_SavantDepthwisePointwise";
+  fused.device = pw.device;
+  fused.inputs = dw.inputs;
+  fused.inputs.insert(fused.inputs.end(), pw.inputs.begin() + 1, pw.inputs.end());
+  fused.control_inputs = dw.control_inputs;
+  fused.control_inputs.insert(fused.control_inputs.end(), pw.control_inputs.begin(),
+                              pw.control_inputs.end());
+  fused.attrs = dw.attrs;
+  for (const auto& [key, value] : pw.attrs) fused.attrs["pw/" + key] = value;
   return fused;
 }
 
@@ -185,10 +239,12 @@ absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
     Node fused;
   };
   std::vector<Rewrite> rewrites;
+  std::vector<bool> dead(g.num_nodes(), false);  // absorbed, no longer read by live nodes
   for (int head = 0; head < g.num_nodes(); ++head) {
     const Node& h = g.node(head);
     if (int tail; auto einsum = FuseEinsumBias(g, uses, kept, head, &tail)) {
       rewrites.push_back({tail, *std::move(einsum)});
+      dead[head] = true;
       continue;
     }
     const bool matmul = h.op == "MatMul";
@@ -262,8 +318,9 @@ absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
       fused.attrs["num_host_args"].set_i(0);
     }
     rewrites.push_back({tail, std::move(fused)});
+    for (int n : absorbed) dead[n] = n != tail;
   }
-  if (rewrites.empty()) return graph;
+  if (rewrites.empty() && !HasDepthwisePointwise(g, uses, kept)) return graph;
 
   // Graph offers no mutable access to its nodes; this copy is ours and not const, so replacing a
   // node in place through const_cast is well-defined. Names (and so by-name lookups, call outputs
@@ -271,6 +328,16 @@ absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
   // index.
   auto out = std::make_shared<Graph>(g);
   for (Rewrite& r : rewrites) const_cast<Node&>(out->node(r.tail)) = std::move(r.fused);
+  // Then depthwise -> pointwise pairs, over the convolutions fused above.
+  const Uses fused_uses = CountUses(*out, dead);
+  std::vector<Rewrite> pairs;
+  for (int dw = 0; dw < out->num_nodes(); ++dw) {
+    if (dead[dw]) continue;
+    if (auto pw = DepthwisePointwiseConsumer(*out, fused_uses, kept, dw); pw >= 0) {
+      pairs.push_back({pw, FuseDepthwisePointwise(out->node(dw), out->node(pw))});
+    }
+  }
+  for (Rewrite& r : pairs) const_cast<Node&>(out->node(r.tail)) = std::move(r.fused);
   return std::shared_ptr<const Graph>(std::move(out));
 }
 

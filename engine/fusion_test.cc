@@ -190,6 +190,59 @@ TEST(FusionTest, ConvBatchNormRelu6FoldsIntoOneKernel) {
   }
 }
 
+// MobileNet's block: depthwise 3x3 + BN + Relu6, then Conv2D + BN + Relu6. With a 1x1 Conv2D the
+// kernel runs bands of depthwise rows straight into the GEMM; with a 3x3 one (decided at load
+// time, when the filter is known) it runs the two convolutions one after the other.
+GraphBuilder SeparableBlock(int64_t pw_k, int64_t stride) {
+  GraphBuilder b;
+  b.Placeholder("x")
+      .Const("dw/w", RandomTensor({3, 3, 20, 1}, 20))
+      .Const("dwbn/scale", RandomTensor({20}, 21, 0.5f, 2))
+      .Const("dwbn/offset", RandomTensor({20}, 22))
+      .Const("dwbn/mean", RandomTensor({20}, 23))
+      .Const("dwbn/var", RandomTensor({20}, 24, 0.1f, 2))
+      // Glorot-sized weights: sums of 180 products stay near 1, as in a trained network.
+      .Const("pw/w", RandomTensor({pw_k, pw_k, 20, 40}, 25, -0.15f, 0.15f))
+      .Const("pwbn/scale", RandomTensor({40}, 26, 0.5f, 2))
+      .Const("pwbn/offset", RandomTensor({40}, 27))
+      .Const("pwbn/mean", RandomTensor({40}, 28))
+      .Const("pwbn/var", RandomTensor({40}, 29, 0.1f, 2));
+  b.Conv("dw", "DepthwiseConv2dNative", "x", "dw/w", stride);
+  b.BatchNorm("dw_bn", "dw", "dwbn/");
+  b.Op("dw_act", "Relu6", {"dw_bn"});
+  b.Conv("pw", "Conv2D", "dw_act", "pw/w", 1);
+  b.BatchNorm("pw_bn", "pw", "pwbn/");
+  b.Op("act", "Relu6", {"pw_bn"});
+  return b;
+}
+
+TEST(FusionTest, DepthwiseSeparableBlockBecomesOneKernel) {
+  for (int64_t pw_k : {1, 3}) {
+    for (int64_t stride : {1, 2}) {
+      SCOPED_TRACE("pointwise " + std::to_string(pw_k) + "x" + std::to_string(pw_k) +
+                   ", stride " + std::to_string(stride));
+      auto graph = SeparableBlock(pw_k, stride).Build();
+      auto fused = FuseForInference(graph, {});
+      ASSERT_TRUE(fused.ok()) << fused.status();
+      EXPECT_EQ(StepOps(*fused, "act:0"), (std::vector<std::string>{"_SavantDepthwisePointwise"}));
+      // 3 images of 17 rows: several bands, some spanning two images.
+      const Tensor x = RandomTensor({3, 17, 19, 20}, 30);
+      ExpectSameValues(RunGraph(*fused, "act:0", x), RunGraph(graph, "act:0", x));
+    }
+  }
+}
+
+TEST(FusionTest, DepthwiseOutputInUseStaysItsOwnKernel) {
+  // A fetched depthwise output must exist: the pair is not fused.
+  auto graph = SeparableBlock(1, 1).Build();
+  auto fused = FuseForInference(graph, {"dw_act:0"});
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  EXPECT_EQ(StepOps(*fused, "act:0"),
+            (std::vector<std::string>{"_FusedDepthwiseConv2dNative", "_FusedConv2D"}));
+  const Tensor x = RandomTensor({1, 6, 7, 20}, 31);
+  ExpectSameValues(RunGraph(*fused, "act:0", x), RunGraph(graph, "act:0", x));
+}
+
 TEST(FusionTest, ConvBiasWithoutActivationAndBatchNormStatsInUse) {
   GraphBuilder b;
   b.Placeholder("x").Const("w", RandomTensor({1, 1, 4, 6}, 12)).Const("b", RandomTensor({6}, 13));

@@ -539,29 +539,9 @@ class ConvKernel final : public OpKernel {
       in = e;
     }
     const int64_t rows = g.batch * g.out_h;
+    float* o = out.data<float>();
     auto run = [&](int64_t r0, int64_t r1) {
-      const float* in_rows[16];
-      std::vector<const float*> heap_rows;
-      const float** rows_ptr = in_rows;
-      if (g.kh > 16) {
-        heap_rows.resize(g.kh);
-        rows_ptr = heap_rows.data();
-      }
-      for (int64_t r = r0; r < r1; ++r) {
-        const int64_t n = r / g.out_h, oy = r % g.out_h;
-        for (int64_t ky = 0; ky < g.kh; ++ky) {
-          const int64_t iy = oy * attrs_.stride_h + ky * attrs_.dilation_h - g.pad_top;
-          rows_ptr[ky] = iy < 0 || iy >= g.in_h ? nullptr : in + (n * g.in_h + iy) * g.in_w * channels;
-        }
-        simd::DepthwiseConvRow({.in_rows = rows_ptr, .in_w = g.in_w, .channels = channels,
-                                .filter = w, .kh = static_cast<int>(g.kh),
-                                .kw = static_cast<int>(g.kw),
-                                .stride_w = static_cast<int>(attrs_.stride_w),
-                                .dilation_w = static_cast<int>(attrs_.dilation_w),
-                                .pad_left = g.pad_left, .out_w = g.out_w, .bias = bias,
-                                .activation = act, .alpha = alpha,
-                                .out = out.data<float>() + r * g.out_w * channels});
-      }
+      DepthwiseRows(in, channels, w, g, bias, act, alpha, r0, r1, o + r0 * g.out_w * channels);
     };
     const int64_t work = rows * g.out_w * channels * g.kh * g.kw;
     if (ctx.pool().parallelism() > 1 && rows > 1 && work >= (1 << 16)) {
@@ -572,6 +552,42 @@ class ConvKernel final : public OpKernel {
     return absl::OkStatus();
   }
 
+ public:
+  // Output rows [r0, r1) (row r = image r / out_h, output row r % out_h) of a multiplier-1
+  // depthwise convolution of `in` ([batch, in_h, in_w, channels]) with filter `w`
+  // ([kh, kw, channels]), written contiguously at `out`.
+  void DepthwiseRows(const float* in, int64_t channels, const float* w, const ConvGeometry& g,
+                     const float* bias, Activation act, float alpha, int64_t r0, int64_t r1,
+                     float* out) const {
+    const float* in_rows[16];
+    std::vector<const float*> heap_rows;
+    const float** rows_ptr = in_rows;
+    if (g.kh > 16) {
+      heap_rows.resize(g.kh);
+      rows_ptr = heap_rows.data();
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t n = r / g.out_h, oy = r % g.out_h;
+      for (int64_t ky = 0; ky < g.kh; ++ky) {
+        const int64_t iy = oy * attrs_.stride_h + ky * attrs_.dilation_h - g.pad_top;
+        rows_ptr[ky] = iy < 0 || iy >= g.in_h ? nullptr : in + (n * g.in_h + iy) * g.in_w * channels;
+      }
+      simd::DepthwiseConvRow({.in_rows = rows_ptr, .in_w = g.in_w, .channels = channels,
+                              .filter = w, .kh = static_cast<int>(g.kh),
+                              .kw = static_cast<int>(g.kw),
+                              .stride_w = static_cast<int>(attrs_.stride_w),
+                              .dilation_w = static_cast<int>(attrs_.dilation_w),
+                              .pad_left = g.pad_left, .out_w = g.out_w, .bias = bias,
+                              .activation = act, .alpha = alpha,
+                              .out = out + (r - r0) * g.out_w * channels});
+    }
+  }
+
+  const ConvAttrs& attrs() const { return attrs_; }
+  const FusedOps& fused() const { return fused_; }
+  const Prepared& prepared() const { return prepared_; }
+
+ private:
   const DataType dtype_;
   const ConvAttrs attrs_;
   const bool depthwise_;
@@ -650,6 +666,151 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateConv(const KernelConstruction& c
   ConvKernel::Prepared prep;
   if (dtype == DataType::kFloat) prep = PrepareConv(c, kDepthwise, fused);
   return std::make_unique<ConvKernel>(dtype, attrs, kDepthwise, fused, std::move(prep));
+}
+
+// ---- _SavantDepthwisePointwise: a depthwise convolution and the 1x1 convolution after it ----
+//
+// engine/fusion.cc fuses a depthwise convolution (with its bias or batch norm and activation)
+// whose only consumer is a Conv2D (with its own) into this node: MobileNet's depthwise-separable
+// block. Inputs: the depthwise node's (x, filter, args...), then the Conv2D's filter and args.
+// Attrs: the depthwise node's, and the Conv2D's prefixed with "pw/". When the Conv2D is 1x1 with
+// stride 1 and both filters (and args) are constants, bands of a few depthwise output rows are
+// computed into a buffer that stays in cache and multiplied by the pointwise filter at once, so
+// the depthwise output never travels to memory and back (at batch 32 it is megabytes per layer).
+// Otherwise the two kernels run one after the other, exactly as unfused.
+class DepthwisePointwiseKernel final : public OpKernel {
+ public:
+  DepthwisePointwiseKernel(Node dw_node, Node pw_node, std::unique_ptr<ConvKernel> dw,
+                           std::unique_ptr<ConvKernel> pw, int dw_inputs, bool banded)
+      : dw_node_(std::move(dw_node)), pw_node_(std::move(pw_node)), dw_(std::move(dw)),
+        pw_(std::move(pw)), dw_inputs_(dw_inputs), banded_(banded) {}
+
+  absl::Status Compute(KernelContext& ctx) const override {
+    if (ctx.num_inputs() < dw_inputs_) return Sequential(ctx);
+    const Tensor& x = ctx.input(0);
+    if (!banded_ || x.dtype() != DataType::kFloat) return Sequential(ctx);
+    const ConvKernel::Prepared& dp = dw_->prepared();
+    const ConvKernel::Prepared& pp = pw_->prepared();
+    ASSIGN_OR_RETURN(ConvGeometry g, Geometry(dw_->attrs(), x.shape(), dp.filter_shape, true));
+    if (g.depth != 1 || pp.filter_shape.dim(2) != g.out_c) return Sequential(ctx);
+    const int64_t channels = g.out_c, out_c = pp.filter_shape.dim(3);
+    Tensor& out = ctx.allocate_output(0, DataType::kFloat, Shape{g.batch, g.out_h, g.out_w, out_c});
+    if (out.num_elements() == 0) return absl::OkStatus();
+    const int64_t rows = g.batch * g.out_h;
+    const int64_t row_floats = g.out_w * channels;
+    // A band of depthwise rows fills at most 32 KiB (L1) unless a single row is larger.
+    const int64_t band =
+        std::clamp<int64_t>((32 << 10) / std::max<int64_t>(1, row_floats * 4), 1, rows);
+    const int64_t blocks = (rows + band - 1) / band;
+    const int64_t panels = (out_c + simd::kPanelWidth - 1) / simd::kPanelWidth;
+    const float* in = x.data<float>();
+    const float* dw_bias = dp.bias.empty() ? nullptr : dp.bias.data();
+    const float* pw_bias = pp.bias.empty() ? nullptr : pp.bias.data();
+    float* o = out.data<float>();
+    auto run = [&](int64_t b0, int64_t b1) {
+      Tensor scratch(DataType::kFloat, Shape{band * row_floats});
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t r0 = b * band, r1 = std::min(rows, r0 + band);
+        dw_->DepthwiseRows(in, channels, dp.depthwise_filter.data(), g, dw_bias,
+                           dw_->fused().activation, dw_->fused().leakyrelu_alpha, r0, r1,
+                           scratch.data<float>());
+        const simd::GemmParams p{.m = (r1 - r0) * g.out_w, .n = out_c, .k = channels,
+                                 .a = scratch.data<float>(), .lda = channels,
+                                 .packed_b = pp.packed->data(), .c = o + r0 * g.out_w * out_c,
+                                 .ldc = out_c, .bias = pw_bias,
+                                 .activation = pw_->fused().activation,
+                                 .alpha = pw_->fused().leakyrelu_alpha};
+        simd::GemmTile(p, 0, p.m, 0, panels);
+      }
+    };
+    const int64_t work = rows * g.out_w * channels * (g.kh * g.kw + out_c);
+    if (ctx.pool().parallelism() > 1 && blocks > 1 && work >= (1 << 17)) {
+      ctx.pool().ParallelFor(blocks, 1, run);
+    } else {
+      run(0, blocks);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // The depthwise kernel into a temporary, then the pointwise kernel from it.
+  absl::Status Sequential(KernelContext& ctx) const {
+    if (ctx.num_inputs() <= dw_inputs_) {
+      return absl::InvalidArgumentError(absl::StrCat("expected more than ", dw_inputs_,
+                                                     " inputs, got ", ctx.num_inputs()));
+    }
+    std::vector<const Tensor*> dw_in, pw_in;
+    for (int i = 0; i < dw_inputs_; ++i) dw_in.push_back(&ctx.input(i));
+    std::vector<Tensor> mid(1), result(1);
+    {
+      KernelContext sub(dw_node_, dw_in, mid, ctx.pool(), ctx.resources(), ctx.run_options());
+      RETURN_IF_ERROR(dw_->Compute(sub));
+    }
+    pw_in.push_back(&mid[0]);
+    for (int i = dw_inputs_; i < ctx.num_inputs(); ++i) pw_in.push_back(&ctx.input(i));
+    KernelContext sub(pw_node_, pw_in, result, ctx.pool(), ctx.resources(), ctx.run_options());
+    RETURN_IF_ERROR(pw_->Compute(sub));
+    ctx.set_output(0, std::move(result[0]));
+    return absl::OkStatus();
+  }
+
+  const Node dw_node_, pw_node_;
+  const std::unique_ptr<ConvKernel> dw_, pw_;
+  const int dw_inputs_;
+  const bool banded_;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> CreateDepthwisePointwise(const KernelConstruction& c) {
+  const Node& node = c.node();
+  Node dw_node, pw_node;
+  dw_node.name = node.name + "/depthwise";
+  dw_node.op = "_FusedDepthwiseConv2dNative";
+  pw_node.name = node.name + "/pointwise";
+  pw_node.op = "_FusedConv2D";
+  for (const auto& [key, value] : node.attrs) {
+    if (absl::string_view(key).substr(0, 3) == "pw/") {
+      pw_node.attrs[key.substr(3)] = value;
+    } else {
+      dw_node.attrs[key] = value;
+    }
+  }
+  ASSIGN_OR_RETURN(FusedOps dw_fused, ParseFusedOps(dw_node));
+  ASSIGN_OR_RETURN(FusedOps pw_fused, ParseFusedOps(pw_node));
+  const int dw_inputs = 2 + dw_fused.num_args();
+  const int pw_inputs = 2 + pw_fused.num_args();
+  if (c.num_inputs() != dw_inputs + pw_inputs - 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected ", dw_inputs + pw_inputs - 1, " inputs (depthwise ", dw_inputs,
+        ", pointwise filter and args ", pw_inputs - 1, "), got ", c.num_inputs()));
+  }
+  std::vector<const Tensor*> dw_const, pw_const = {nullptr};
+  std::vector<DataType> dw_types, pw_types = {DataType::kFloat};
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    const bool dw_side = i < dw_inputs;
+    (dw_side ? dw_node : pw_node).inputs.push_back(node.inputs[i]);
+    if (i == dw_inputs) pw_node.inputs.insert(pw_node.inputs.begin(), node.inputs[0]);
+    (dw_side ? dw_const : pw_const).push_back(c.constant_input(i));
+    (dw_side ? dw_types : pw_types).push_back(c.input_dtype(i));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> dw,
+                   (CreateConv<true, true>(KernelConstruction(dw_node, dw_const, dw_types))));
+  ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> pw,
+                   (CreateConv<false, true>(KernelConstruction(pw_node, pw_const, pw_types))));
+  auto* dwk = static_cast<ConvKernel*>(dw.release());
+  auto* pwk = static_cast<ConvKernel*>(pw.release());
+  std::unique_ptr<ConvKernel> dw_kernel(dwk), pw_kernel(pwk);
+  const ConvAttrs& pa = pwk->attrs();
+  const ConvKernel::Prepared& dp = dwk->prepared();
+  const ConvKernel::Prepared& pp = pwk->prepared();
+  const bool banded =
+      dp.folded && !dp.depthwise_filter.empty() && dp.filter_shape.dim(3) == 1 &&
+      !dw_fused.add && pp.folded && pp.packed.has_value() && !pw_fused.add &&
+      pp.filter_shape.dim(0) == 1 && pp.filter_shape.dim(1) == 1 && pa.stride_h == 1 &&
+      pa.stride_w == 1 && pa.pad_top == 0 && pa.pad_bottom == 0 && pa.pad_left == 0 &&
+      pa.pad_right == 0;
+  return std::make_unique<DepthwisePointwiseKernel>(std::move(dw_node), std::move(pw_node),
+                                                    std::move(dw_kernel), std::move(pw_kernel),
+                                                    dw_inputs, banded);
 }
 
 // ---- Conv2DBackpropInput (the transposed convolution of Keras Conv2DTranspose) ----
@@ -1171,6 +1332,7 @@ void RegisterNnOps(OpRegistry& registry) {
   registry.Add("MaxPoolV2", {.factory = CreatePool<true, true>});
   registry.Add("_FusedConv2D", {.factory = CreateConv<false, true>, .num_outputs = 1});
   registry.Add("_FusedDepthwiseConv2dNative", {.factory = CreateConv<true, true>, .num_outputs = 1});
+  registry.Add("_SavantDepthwisePointwise", {.factory = CreateDepthwisePointwise, .num_outputs = 1});
 }
 
 }  // namespace savant::engine
