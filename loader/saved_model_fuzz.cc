@@ -11,8 +11,11 @@
 // registry of this file's own: the ops of half_plus_two are "supported", everything else is not,
 // which takes inspect's op table through both branches.
 // Seeds, in tests/fuzz/corpus/saved_model: a format byte followed by the saved_model.pb of
-// TF Serving's half_plus_two test models (TF1 and TF2, Apache-2.0) or the text form of
-// matrix_half_plus_two's.
+// TF Serving's half_plus_two test models (TF1 and TF2, Apache-2.0), the text form of
+// matrix_half_plus_two's, and writer_dense_argmax.binpb: a TF2-layout model written by our
+// SavedModelWriter (variables dense/kernel [3,2], dense/bias [2], int64 step; signatures
+// serving_default = Relu(BiasAdd(MatMul(x, kernel), bias)) and argmax = ArgMax(x, 1) + step).
+// tests/fuzz_smoke.sh adds the fixtures' and tests/testdata's small models.
 //
 //   build/fuzz/loader/saved_model_fuzz -max_total_time=60 tests/fuzz/corpus/saved_model
 #include <cstddef>
