@@ -19,6 +19,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/kernel.h"
 #include "engine/ops/ops.h"
+#include "engine/simd/simd.h"
 
 namespace savant::engine {
 namespace {
@@ -213,6 +214,10 @@ void RunReduce(KernelContext& ctx, const ReducePlan& plan, const Tensor& in, Ten
       A a = acc[o];
       for (int64_t i = 0; i < inner; ++i) a = Combine<kOp, A>(a, load(p[i]));
       acc[o] = a;
+    } else if constexpr ((kOp == Reduce::kSum || kOp == Reduce::kMean) &&
+                         std::is_same_v<S, float>) {
+      // A row of independent sums: vector lanes keep each output's order of additions.
+      simd::AccumulateToDouble(p, inner, acc.get() + o);
     } else {
       A* q = acc.get() + o;
       for (int64_t i = 0; i < inner; ++i) q[i] = Combine<kOp, A>(q[i], load(p[i]));

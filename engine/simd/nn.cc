@@ -68,6 +68,22 @@ void ChannelAffineImpl(const float* x, int64_t rows, int64_t channels, const flo
   });
 }
 
+void AccumulateToDoubleImpl(const float* x, int64_t n, double* acc) {
+#if HWY_HAVE_FLOAT64
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(dd));
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::Add(hn::LoadU(dd, acc + i), hn::PromoteTo(dd, hn::LoadU(df, x + i))), dd,
+               acc + i);
+  }
+  for (; i < n; ++i) acc[i] += static_cast<double>(x[i]);
+#else
+  for (int64_t i = 0; i < n; ++i) acc[i] += static_cast<double>(x[i]);
+#endif
+}
+
 // The taps [kx_begin, kx_end) of a window starting at input column ix0 that lie inside the row.
 HWY_INLINE void ValidTaps(int64_t ix0, int kw, int dilation, int64_t in_w, int* kx_begin,
                           int* kx_end) {
@@ -307,6 +323,7 @@ namespace savant::engine::simd {
 
 HWY_EXPORT(ApplyActivationImpl);
 HWY_EXPORT(ChannelAffineImpl);
+HWY_EXPORT(AccumulateToDoubleImpl);
 HWY_EXPORT(DepthwiseConvRowImpl);
 HWY_EXPORT(MaxPoolRowImpl);
 HWY_EXPORT(AvgPoolRowImpl);
@@ -320,6 +337,11 @@ void ChannelAffine(const float* x, int64_t rows, int64_t channels, const float* 
                    const float* shift, float* out, Activation act, float alpha) {
   EnsureIsaChosen();
   HWY_DYNAMIC_DISPATCH(ChannelAffineImpl)(x, rows, channels, scale, shift, out, act, alpha);
+}
+
+void AccumulateToDouble(const float* x, int64_t n, double* acc) {
+  EnsureIsaChosen();
+  HWY_DYNAMIC_DISPATCH(AccumulateToDoubleImpl)(x, n, acc);
 }
 
 void DepthwiseConvRow(const DepthwiseRowParams& p) {

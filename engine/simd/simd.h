@@ -121,6 +121,10 @@ void ApplyActivation(float* x, int64_t n, Activation act, float alpha);
 void ChannelAffine(const float* x, int64_t rows, int64_t channels, const float* scale,
                    const float* shift, float* out, Activation act, float alpha);
 
+// acc[i] += double(x[i]) for i < n: one step of a float sum accumulated in double (Sum and Mean
+// over the outer dims of a tensor, e.g. a global average pool), exact in any lane order.
+void AccumulateToDouble(const float* x, int64_t n, double* acc);
+
 // ---- Convolution and pooling rows (NHWC, vectorised over channels) ----
 
 // One output row of a depthwise convolution with channel multiplier 1. `in_rows[ky]` points at

@@ -133,6 +133,19 @@ TEST_P(SimdTest, ChannelAffineAppliesScaleShiftAndActivation) {
   }
 }
 
+TEST_P(SimdTest, AccumulateToDoubleAddsEveryLaneExactly) {
+  for (int64_t n : Lengths()) {
+    std::vector<float> x = Random(n, -1e6f, 1e6f);
+    std::vector<double> acc(n + 1), want(n + 1);
+    for (int64_t i = 0; i <= n; ++i) acc[i] = want[i] = 0.1 * static_cast<double>(i);
+    for (int64_t i = 0; i < n; ++i) want[i] += static_cast<double>(x[i]);
+    AccumulateToDouble(x.data(), n, acc.data());
+    // Exact: a float converts to double without rounding, and each lane adds once. The slot past
+    // n stays untouched.
+    for (int64_t i = 0; i <= n; ++i) ASSERT_EQ(acc[i], want[i]) << "n=" << n << " i=" << i;
+  }
+}
+
 TEST_P(SimdTest, GemmMatchesReferenceForAllShapes) {
   const int64_t w = VectorWidth(GetParam());
   ThreadPool pool(1);
