@@ -141,13 +141,6 @@ int DepthwisePointwiseConsumer(const Graph& g, const Uses& uses, const std::vect
   return pw;
 }
 
-bool HasDepthwisePointwise(const Graph& g, const Uses& uses, const std::vector<bool>& kept) {
-  for (int dw = 0; dw < g.num_nodes(); ++dw) {
-    if (DepthwisePointwiseConsumer(g, uses, kept, dw) >= 0) return true;
-  }
-  return false;
-}
-
 // The _SavantDepthwisePointwise node of a pair (see ops/nn_ops.cc): the depthwise node's inputs
 // and attrs, then the Conv2D's filter and args, its attrs under "pw/", and the Conv2D's name.
 Node FuseDepthwisePointwise(const Node& dw, const Node& pw) {
@@ -162,6 +155,52 @@ Node FuseDepthwisePointwise(const Node& dw, const Node& pw) {
                               pw.control_inputs.end());
   fused.attrs = dw.attrs;
   for (const auto& [key, value] : pw.attrs) fused.attrs["pw/" + key] = value;
+  return fused;
+}
+
+// The MaxPool that is the only consumer of convolution `conv` (Conv2D or _FusedConv2D), when the
+// pair can become one _SavantConv2DMaxPool node; -1 otherwise.
+int MaxPoolConsumer(const Graph& g, const Uses& uses, const std::vector<bool>& kept, int conv) {
+  const Node& c = g.node(conv);
+  if ((c.op != "Conv2D" && c.op != "_FusedConv2D") || !IsFloat(c) || kept[conv] ||
+      GetStringAttrOr(c, "data_format", "NHWC") != "NHWC" || c.inputs.size() < 2) {
+    return -1;
+  }
+  auto fused = ParseFusedOps(c);
+  if (!fused.ok() || 2 + fused->num_args() != static_cast<int>(c.inputs.size())) return -1;
+  const int pool = SoleConsumer(uses, conv);
+  if (pool < 0) return -1;
+  const Node& p = g.node(pool);
+  if (p.op != "MaxPool" || !IsFloat(p) || p.inputs.size() != 1 || !(p.inputs[0] == Endpoint{conv, 0}) ||
+      GetStringAttrOr(p, "data_format", "NHWC") != "NHWC") {
+    return -1;
+  }
+  return pool;
+}
+
+// Whether a depthwise -> pointwise or convolution -> MaxPool pair exists without other fusion.
+bool HasPair(const Graph& g, const Uses& uses, const std::vector<bool>& kept) {
+  for (int i = 0; i < g.num_nodes(); ++i) {
+    if (DepthwisePointwiseConsumer(g, uses, kept, i) >= 0 || MaxPoolConsumer(g, uses, kept, i) >= 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The _SavantConv2DMaxPool node of a pair (see ops/nn_ops.cc): the convolution's inputs and attrs,
+// the MaxPool's attrs under "pool/", and the MaxPool's name.
+Node FuseConvMaxPool(const Node& conv, const Node& pool) {
+  Node fused;
+  fused.name = pool.name;
+  fused.op = "_SavantConv2DMaxPool";
+  fused.device = pool.device;
+  fused.inputs = conv.inputs;
+  fused.control_inputs = conv.control_inputs;
+  fused.control_inputs.insert(fused.control_inputs.end(), pool.control_inputs.begin(),
+                              pool.control_inputs.end());
+  fused.attrs = conv.attrs;
+  for (const auto& [key, value] : pool.attrs) fused.attrs["pool/" + key] = value;
   return fused;
 }
 
@@ -320,7 +359,7 @@ absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
     rewrites.push_back({tail, std::move(fused)});
     for (int n : absorbed) dead[n] = n != tail;
   }
-  if (rewrites.empty() && !HasDepthwisePointwise(g, uses, kept)) return graph;
+  if (rewrites.empty() && !HasPair(g, uses, kept)) return graph;
 
   // Graph offers no mutable access to its nodes; this copy is ours and not const, so replacing a
   // node in place through const_cast is well-defined. Names (and so by-name lookups, call outputs
@@ -335,9 +374,20 @@ absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
     if (dead[dw]) continue;
     if (auto pw = DepthwisePointwiseConsumer(*out, fused_uses, kept, dw); pw >= 0) {
       pairs.push_back({pw, FuseDepthwisePointwise(out->node(dw), out->node(pw))});
+      dead[dw] = true;
     }
   }
   for (Rewrite& r : pairs) const_cast<Node&>(out->node(r.tail)) = std::move(r.fused);
+  // Then convolution -> MaxPool.
+  const Uses pool_uses = CountUses(*out, dead);
+  std::vector<Rewrite> pools;
+  for (int conv = 0; conv < out->num_nodes(); ++conv) {
+    if (dead[conv]) continue;
+    if (auto pool = MaxPoolConsumer(*out, pool_uses, kept, conv); pool >= 0) {
+      pools.push_back({pool, FuseConvMaxPool(out->node(conv), out->node(pool))});
+    }
+  }
+  for (Rewrite& r : pools) const_cast<Node&>(out->node(r.tail)) = std::move(r.fused);
   return std::shared_ptr<const Graph>(std::move(out));
 }
 

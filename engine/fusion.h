@@ -10,11 +10,14 @@
 //   DepthwiseConv2dNative -> BiasAdd|FusedBatchNorm.. => _FusedDepthwiseConv2dNative
 //   Einsum -> Add|AddV2|BiasAdd of a weight           => _FusedEinsum (fused_ops [BiasAdd])
 //   (_Fused)DepthwiseConv2dNative -> (_Fused)Conv2D    => _SavantDepthwisePointwise
+//   (_Fused)Conv2D -> MaxPool                           => _SavantConv2DMaxPool
 //
 // _SavantDepthwisePointwise is Savant's own op for MobileNet's depthwise-separable block: the
 // depthwise node's inputs and attrs, then the Conv2D's filter and args with its attrs under "pw/".
 // When the Conv2D is 1x1 (known at load) its kernel multiplies each band of depthwise output
-// rows while the band is in cache (ops/nn_ops.cc).
+// rows while the band is in cache (ops/nn_ops.cc). _SavantConv2DMaxPool likewise pools each band
+// of convolution rows while in cache: the convolution's inputs and attrs, the MaxPool's attrs
+// under "pool/".
 //
 // _FusedEinsum is Savant's own op (TensorFlow has none): Einsum's attrs plus fused_ops/num_args,
 // inputs (a, b, bias). Keras EinsumDense adds its bias this way; the kernel adds the bias in the

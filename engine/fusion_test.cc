@@ -243,6 +243,40 @@ TEST(FusionTest, DepthwiseOutputInUseStaysItsOwnKernel) {
   ExpectSameValues(RunGraph(*fused, "act:0", x), RunGraph(graph, "act:0", x));
 }
 
+// Keras's Conv2D + MaxPooling2D: with non-overlapping VALID windows the kernel pools each band of
+// convolution rows while in cache; other pools run after the whole convolution.
+TEST(FusionTest, ConvThenMaxPoolBecomesOneKernel) {
+  struct PoolSpec {
+    int64_t k, stride;
+    std::string padding;
+  };
+  for (const PoolSpec& ps : {PoolSpec{2, 2, "VALID"}, PoolSpec{3, 3, "VALID"},
+                             PoolSpec{3, 2, "VALID"}, PoolSpec{2, 2, "SAME"}}) {
+    SCOPED_TRACE("pool " + std::to_string(ps.k) + "/" + std::to_string(ps.stride) + " " +
+                 ps.padding);
+    GraphBuilder b;
+    b.Placeholder("x").Const("w", RandomTensor({3, 3, 8, 24}, 40, -0.3f, 0.3f))
+        .Const("b", RandomTensor({24}, 41));
+    b.Conv("conv", "Conv2D", "x", "w", 1);
+    b.Op("bias", "BiasAdd", {"conv", "b"});
+    b.Op("relu", "Relu", {"bias"});
+    auto* pool = b.Op("pool", "MaxPool", {"relu"});
+    for (const char* attr : {"ksize", "strides"}) {
+      const int64_t v = std::string(attr) == "ksize" ? ps.k : ps.stride;
+      for (int64_t d : {int64_t{1}, v, v, int64_t{1}}) (*pool->mutable_attr())[attr].mutable_list()->add_i(d);
+    }
+    (*pool->mutable_attr())["padding"].set_s(ps.padding);
+    auto graph = b.Build();
+    auto fused = FuseForInference(graph, {});
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    EXPECT_EQ(StepOps(*fused, "pool:0"), (std::vector<std::string>{"_SavantConv2DMaxPool"}));
+    // 13 x 11 convolution rows: the pool drops the last row (and columns) that no window covers.
+    const Tensor x = RandomTensor({2, 13, 11, 8}, 42);
+    const Tensor got = RunGraph(*fused, "pool:0", x), want = RunGraph(graph, "pool:0", x);
+    ExpectSameValues(got, want);
+  }
+}
+
 TEST(FusionTest, ConvBiasWithoutActivationAndBatchNormStatsInUse) {
   GraphBuilder b;
   b.Placeholder("x").Const("w", RandomTensor({1, 1, 4, 6}, 12)).Const("b", RandomTensor({6}, 13));

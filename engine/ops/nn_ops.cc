@@ -448,68 +448,17 @@ class ConvKernel final : public OpKernel {
   void RowConv(KernelContext& ctx, const Tensor& input, const ConvGeometry& g,
                const float* packed, const float* bias, Activation act, float alpha,
                Tensor& out) const {
-    const int64_t row_k = g.kw * g.in_c;
-    const int64_t k = g.kh * row_k;
-    const int64_t sw = attrs_.stride_w;
-    // Columns the windows span, starting at input column -pad_left.
-    const int64_t pw = (g.out_w - 1) * sw + g.kw;
-    const float* base = input.data<float>();
     Tensor padded;
-    const bool use_padded = g.pad_left != 0 || pw > g.in_w;
-    if (use_padded) {
-      padded = Tensor(DataType::kFloat, Shape{g.batch * g.in_h, pw, g.in_c});
-      float* dst = padded.data<float>();
-      const int64_t left = std::min(g.pad_left, pw);
-      const int64_t copy = std::clamp<int64_t>(pw - left, 0, g.in_w);
-      for (int64_t row = 0; row < g.batch * g.in_h; ++row) {
-        float* d = dst + row * pw * g.in_c;
-        std::fill_n(d, left * g.in_c, 0.0f);
-        std::memcpy(d + left * g.in_c, base + row * g.in_w * g.in_c,
-                    copy * g.in_c * sizeof(float));
-        std::fill(d + (left + copy) * g.in_c, d + pw * g.in_c, 0.0f);
-      }
-      base = padded.data<float>();
-    }
-    const int64_t row_width = use_padded ? pw : g.in_w;
-    const int64_t panels = (g.out_c + simd::kPanelWidth - 1) / simd::kPanelWidth;
+    int64_t row_width;
+    const float* base = RowConvInput(input, g, &padded, &row_width);
     float* o = out.data<float>();
     auto run = [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
-        const int64_t n = r / g.out_h, oy = r % g.out_h;
-        int64_t first = -1, last = -1;
-        for (int64_t ky = 0; ky < g.kh; ++ky) {
-          const int64_t iy = oy * attrs_.stride_h + ky * attrs_.dilation_h - g.pad_top;
-          if (iy < 0 || iy >= g.in_h) continue;
-          if (first < 0) first = ky;
-          last = ky;
-        }
-        float* c = o + r * g.out_w * g.out_c;
-        if (first < 0) {
-          // Every tap is padding: the output is act(bias).
-          std::fill_n(c, g.out_w * g.out_c, 0.0f);
-          simd::ChannelAffine(c, g.out_w, g.out_c, nullptr, bias, c, act, alpha);
-          continue;
-        }
-        // The taps inside the image are filter rows [first, last] (iy grows with ky): one GEMM
-        // whose A rows are those filter rows' windows, read in place, and whose B is the same
-        // rows of the packed filter.
-        const int64_t iy = oy * attrs_.stride_h + first * attrs_.dilation_h - g.pad_top;
-        const int64_t segs = last - first + 1;
-        simd::GemmParams t{.m = g.out_w, .n = g.out_c, .k = segs * row_k,
-                           .a = base + (n * g.in_h + iy) * row_width * g.in_c,
-                           .lda = sw * g.in_c,
-                           .packed_b = packed + first * row_k * simd::kPanelWidth,
-                           .c = c, .ldc = g.out_c,
-                           .bias = bias,
-                           .activation = act,
-                           .alpha = alpha,
-                           .panel_stride = k * simd::kPanelWidth,
-                           .a_segments = segs,
-                           .a_segment_stride = attrs_.dilation_h * row_width * g.in_c};
-        simd::GemmTile(t, 0, g.out_w, 0, panels);
+        RowConvRow(base, row_width, g, packed, bias, act, alpha, r, o + r * g.out_w * g.out_c);
       }
     };
     const int64_t rows = g.batch * g.out_h;
+    const int64_t k = g.kh * g.kw * g.in_c;
     if (ctx.pool().parallelism() > 1 && rows > 1 && rows * g.out_w * k * g.out_c >= (1 << 16)) {
       ctx.pool().ParallelFor(rows, 1, run);
     } else {
@@ -517,6 +466,72 @@ class ConvKernel final : public OpKernel {
     }
   }
 
+ public:
+  // The input RowConvRow reads: the input itself, or a copy in `padded` with the horizontal
+  // padding materialised; `*row_width` is its width in pixels.
+  const float* RowConvInput(const Tensor& input, const ConvGeometry& g, Tensor* padded,
+                            int64_t* row_width) const {
+    // Columns the windows span, starting at input column -pad_left.
+    const int64_t pw = (g.out_w - 1) * attrs_.stride_w + g.kw;
+    const float* base = input.data<float>();
+    *row_width = g.in_w;
+    if (g.pad_left == 0 && pw <= g.in_w) return base;
+    *padded = Tensor(DataType::kFloat, Shape{g.batch * g.in_h, pw, g.in_c});
+    float* dst = padded->data<float>();
+    const int64_t left = std::min(g.pad_left, pw);
+    const int64_t copy = std::clamp<int64_t>(pw - left, 0, g.in_w);
+    for (int64_t row = 0; row < g.batch * g.in_h; ++row) {
+      float* d = dst + row * pw * g.in_c;
+      std::fill_n(d, left * g.in_c, 0.0f);
+      std::memcpy(d + left * g.in_c, base + row * g.in_w * g.in_c, copy * g.in_c * sizeof(float));
+      std::fill(d + (left + copy) * g.in_c, d + pw * g.in_c, 0.0f);
+    }
+    *row_width = pw;
+    return padded->data<float>();
+  }
+
+  // Output row r (image r / out_h, row r % out_h) of an undilated-column convolution into `c`
+  // ([out_w, out_c]), reading `base` from RowConvInput.
+  void RowConvRow(const float* base, int64_t row_width, const ConvGeometry& g,
+                  const float* packed, const float* bias, Activation act, float alpha, int64_t r,
+                  float* c) const {
+    const int64_t row_k = g.kw * g.in_c;
+    const int64_t k = g.kh * row_k;
+    const int64_t panels = (g.out_c + simd::kPanelWidth - 1) / simd::kPanelWidth;
+    const int64_t n = r / g.out_h, oy = r % g.out_h;
+    int64_t first = -1, last = -1;
+    for (int64_t ky = 0; ky < g.kh; ++ky) {
+      const int64_t iy = oy * attrs_.stride_h + ky * attrs_.dilation_h - g.pad_top;
+      if (iy < 0 || iy >= g.in_h) continue;
+      if (first < 0) first = ky;
+      last = ky;
+    }
+    if (first < 0) {
+      // Every tap is padding: the output is act(bias).
+      std::fill_n(c, g.out_w * g.out_c, 0.0f);
+      simd::ChannelAffine(c, g.out_w, g.out_c, nullptr, bias, c, act, alpha);
+      return;
+    }
+    // The taps inside the image are filter rows [first, last] (iy grows with ky): one GEMM whose
+    // A rows are those filter rows' windows, read in place, and whose B is the same rows of the
+    // packed filter.
+    const int64_t iy = oy * attrs_.stride_h + first * attrs_.dilation_h - g.pad_top;
+    const int64_t segs = last - first + 1;
+    simd::GemmParams t{.m = g.out_w, .n = g.out_c, .k = segs * row_k,
+                       .a = base + (n * g.in_h + iy) * row_width * g.in_c,
+                       .lda = attrs_.stride_w * g.in_c,
+                       .packed_b = packed + first * row_k * simd::kPanelWidth,
+                       .c = c, .ldc = g.out_c,
+                       .bias = bias,
+                       .activation = act,
+                       .alpha = alpha,
+                       .panel_stride = k * simd::kPanelWidth,
+                       .a_segments = segs,
+                       .a_segment_stride = attrs_.dilation_h * row_width * g.in_c};
+    simd::GemmTile(t, 0, g.out_w, 0, panels);
+  }
+
+ private:
   absl::Status Depthwise(KernelContext& ctx, const Tensor& input, const Tensor& filter,
                          const ConvGeometry& g, const float* bias, Activation act, float alpha,
                          Tensor& out) const {
@@ -1318,6 +1333,131 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateFusedBatchNorm(const KernelConst
 
 }  // namespace
 
+// ---- _SavantConv2DMaxPool: a convolution and the max pool after it ----
+//
+// engine/fusion.cc fuses a Conv2D (with its bias or batch norm and activation) whose only consumer
+// is a MaxPool into this node (the Keras CNN's Conv2D + MaxPooling2D). Inputs: the convolution's;
+// attrs: the convolution's, and the MaxPool's prefixed with "pool/". For a VALID pool whose
+// windows do not overlap (Keras's default: strides = pool size) over a convolution with constant
+// weights and undilated columns, each pooled row is computed from the few convolution rows under
+// it, held in a buffer in cache, so the convolution output never goes to memory. Otherwise the two
+// kernels run one after the other, exactly as unfused.
+class ConvMaxPoolKernel final : public OpKernel {
+ public:
+  ConvMaxPoolKernel(Node conv_node, Node pool_node, std::unique_ptr<ConvKernel> conv,
+                    std::unique_ptr<OpKernel> pool, int64_t pool_h, int64_t pool_w, bool banded)
+      : conv_node_(std::move(conv_node)), pool_node_(std::move(pool_node)), conv_(std::move(conv)),
+        pool_(std::move(pool)), pool_h_(pool_h), pool_w_(pool_w), banded_(banded) {}
+
+  absl::Status Compute(KernelContext& ctx) const override {
+    if (!banded_ || ctx.num_inputs() < 1 || ctx.input(0).dtype() != DataType::kFloat) {
+      return Sequential(ctx);
+    }
+    const Tensor& x = ctx.input(0);
+    const ConvKernel::Prepared& cp = conv_->prepared();
+    ASSIGN_OR_RETURN(ConvGeometry g, Geometry(conv_->attrs(), x.shape(), cp.filter_shape, false));
+    const int64_t ph = g.out_h / pool_h_, pw = g.out_w / pool_w_;
+    Tensor& out = ctx.allocate_output(0, DataType::kFloat, Shape{g.batch, ph, pw, g.out_c});
+    if (out.num_elements() == 0) return absl::OkStatus();
+    Tensor padded;
+    int64_t row_width;
+    const float* base = conv_->RowConvInput(x, g, &padded, &row_width);
+    const float* bias = cp.bias.empty() ? nullptr : cp.bias.data();
+    const Activation act = conv_->fused().activation;
+    const float alpha = conv_->fused().leakyrelu_alpha;
+    float* o = out.data<float>();
+    const int64_t rows = g.batch * ph;
+    auto run = [&](int64_t r0, int64_t r1) {
+      Tensor scratch(DataType::kFloat, Shape{pool_h_ * g.out_w * g.out_c});
+      float* band = scratch.data<float>();
+      std::vector<const float*> in_rows(pool_h_);
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / ph, py = r % ph;
+        for (int64_t i = 0; i < pool_h_; ++i) {
+          float* row = band + i * g.out_w * g.out_c;
+          conv_->RowConvRow(base, row_width, g, cp.packed->data(), bias, act, alpha,
+                            n * g.out_h + py * pool_h_ + i, row);
+          in_rows[i] = row;
+        }
+        simd::MaxPoolRow({.in_rows = in_rows.data(), .kh = static_cast<int>(pool_h_),
+                          .in_w = g.out_w, .channels = g.out_c,
+                          .kw = static_cast<int>(pool_w_), .stride_w = static_cast<int>(pool_w_),
+                          .pad_left = 0, .out_w = pw, .out = o + r * pw * g.out_c});
+      }
+    };
+    const int64_t work = rows * pool_h_ * g.out_w * g.kh * g.kw * g.in_c * g.out_c;
+    if (ctx.pool().parallelism() > 1 && rows > 1 && work >= (1 << 16)) {
+      ctx.pool().ParallelFor(rows, 1, run);
+    } else {
+      run(0, rows);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Sequential(KernelContext& ctx) const {
+    std::vector<const Tensor*> conv_in;
+    for (int i = 0; i < ctx.num_inputs(); ++i) conv_in.push_back(&ctx.input(i));
+    std::vector<Tensor> mid(1), result(1);
+    {
+      KernelContext sub(conv_node_, conv_in, mid, ctx.pool(), ctx.resources(), ctx.run_options());
+      RETURN_IF_ERROR(conv_->Compute(sub));
+    }
+    const std::vector<const Tensor*> pool_in = {&mid[0]};
+    KernelContext sub(pool_node_, pool_in, result, ctx.pool(), ctx.resources(), ctx.run_options());
+    RETURN_IF_ERROR(pool_->Compute(sub));
+    ctx.set_output(0, std::move(result[0]));
+    return absl::OkStatus();
+  }
+
+  const Node conv_node_, pool_node_;
+  const std::unique_ptr<ConvKernel> conv_;
+  const std::unique_ptr<OpKernel> pool_;
+  const int64_t pool_h_, pool_w_;
+  const bool banded_;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> CreateConvMaxPool(const KernelConstruction& c) {
+  const Node& node = c.node();
+  Node conv_node, pool_node;
+  conv_node.name = node.name + "/conv";
+  conv_node.op = "_FusedConv2D";
+  conv_node.inputs = node.inputs;
+  pool_node.name = node.name + "/pool";
+  pool_node.op = "MaxPool";
+  for (const auto& [key, value] : node.attrs) {
+    if (absl::string_view(key).substr(0, 5) == "pool/") {
+      pool_node.attrs[key.substr(5)] = value;
+    } else {
+      conv_node.attrs[key] = value;
+    }
+  }
+  if (!node.inputs.empty()) pool_node.inputs = {node.inputs[0]};
+  std::vector<const Tensor*> constants;
+  std::vector<DataType> dtypes;
+  for (int i = 0; i < c.num_inputs(); ++i) {
+    constants.push_back(c.constant_input(i));
+    dtypes.push_back(c.input_dtype(i));
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> conv,
+                   (CreateConv<false, true>(KernelConstruction(conv_node, constants, dtypes))));
+  const std::vector<DataType> pool_types = {DataType::kFloat};
+  ASSIGN_OR_RETURN(std::unique_ptr<OpKernel> pool,
+                   (CreatePool<true, false>(KernelConstruction(pool_node, {}, pool_types))));
+  std::unique_ptr<ConvKernel> conv_kernel(static_cast<ConvKernel*>(conv.release()));
+  const ConvAttrs& a = conv_kernel->attrs();
+  const ConvKernel::Prepared& cp = conv_kernel->prepared();
+  ASSIGN_OR_RETURN(std::vector<int64_t> ksize, GetIntListAttr(pool_node, "ksize"));
+  ASSIGN_OR_RETURN(std::vector<int64_t> strides, GetIntListAttr(pool_node, "strides"));
+  const bool banded = cp.folded && cp.packed.has_value() && !conv_kernel->fused().add &&
+                      a.dilation_w == 1 && ksize.size() == 4 && ksize == strides &&
+                      ksize[0] == 1 && ksize[3] == 1 && ksize[1] >= 1 && ksize[2] >= 1 &&
+                      GetStringAttrOr(pool_node, "padding", "") == "VALID";
+  return std::make_unique<ConvMaxPoolKernel>(
+      std::move(conv_node), std::move(pool_node), std::move(conv_kernel), std::move(pool),
+      ksize.size() == 4 ? ksize[1] : 1, ksize.size() == 4 ? ksize[2] : 1, banded);
+}
+
 void RegisterNnOps(OpRegistry& registry) {
   registry.Add("AvgPool", {.factory = CreatePool<false, false>});
   registry.Add("BiasAdd", {.factory = CreateBiasAdd});
@@ -1333,6 +1473,7 @@ void RegisterNnOps(OpRegistry& registry) {
   registry.Add("_FusedConv2D", {.factory = CreateConv<false, true>, .num_outputs = 1});
   registry.Add("_FusedDepthwiseConv2dNative", {.factory = CreateConv<true, true>, .num_outputs = 1});
   registry.Add("_SavantDepthwisePointwise", {.factory = CreateDepthwisePointwise, .num_outputs = 1});
+  registry.Add("_SavantConv2DMaxPool", {.factory = CreateConvMaxPool, .num_outputs = 1});
 }
 
 }  // namespace savant::engine
