@@ -148,17 +148,21 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
   int64_t max_chunks = (n + grain - 1) / grain;
-  int64_t chunks = std::min<int64_t>(max_chunks, parallelism());
-  if (chunks <= 1) {
+  if (parallelism() <= 1 || max_chunks <= 1) {
     fn(0, n);
     return;
   }
+  // A few chunks per thread, claimed dynamically: a helper that starts late (woken from sleep, or
+  // preempted on a busy machine) holds up the caller for one small chunk, not half the work.
+  constexpr int64_t kChunksPerThread = 4;
+  int64_t chunks = std::min<int64_t>(max_chunks, parallelism() * kChunksPerThread);
   auto state = std::make_shared<ForState>();
   state->n = n;
   state->chunk = (n + chunks - 1) / chunks;
   state->chunks = (n + state->chunk - 1) / state->chunk;
   state->fn = &fn;
-  for (int64_t i = 1; i < state->chunks; ++i) {
+  const int64_t helpers = std::min<int64_t>(state->chunks - 1, static_cast<int64_t>(workers_.size()));
+  for (int64_t i = 0; i < helpers; ++i) {
     Schedule([state] { state->Drain(); });
   }
   state->Drain();

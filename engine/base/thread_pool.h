@@ -48,7 +48,8 @@ class ThreadPool {
   void Schedule(std::function<void()> fn);
 
   // Calls fn(begin, end) over disjoint chunks covering [0, n), each at least `grain` long except the
-  // last, using up to parallelism() threads including the caller. Returns when all chunks are done.
+  // last, using up to parallelism() threads including the caller (up to 4 chunks per thread, taken
+  // by whichever thread is free). Returns when all chunks are done.
   void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
   // True on one of this process's pool worker threads.
