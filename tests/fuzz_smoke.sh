@@ -132,9 +132,11 @@ for target in "${present[@]}"; do
   add_seeds "$name" "$corpus"
   echo "fuzz smoke: ${target} for ${seconds}s on $(ls "$corpus" | wc -l) seeds"
   log="${work}/${name}/fuzz.log"
+  dict=()
+  if [[ -f "tests/fuzz/${name}.dict" ]]; then dict=(-dict="tests/fuzz/${name}.dict"); fi
   set +e
   "${build_dir}/loader/${target}" -max_total_time="$seconds" -timeout=30 -rss_limit_mb=4096 \
-    -print_final_stats=1 -artifact_prefix="$artifacts" "$corpus" >"$log" 2>&1
+    -print_final_stats=1 -artifact_prefix="$artifacts" "${dict[@]}" "$corpus" >"$log" 2>&1
   rc=$?
   set -e
   grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+[[:space:]]+(INITED|DONE)' \
