@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <thread>
 
 namespace savant {
 namespace {
@@ -19,19 +20,28 @@ inline void CpuRelax() {
 #endif
 }
 
-// Spins until pred() holds or ThreadPool::kSpin has passed; returns pred()'s last value.
+// Spins until pred() holds or ThreadPool::kSpin has passed; returns pred()'s last value. After a
+// short busy spin it yields between checks: on a machine busier than its cores, a thread spinning
+// without yielding takes CPU time from the other threads of its own process (the scheduler shares
+// time between processes), first of all from the thread it is waiting for.
 template <typename Pred>
 bool SpinUntil(Pred pred) {
   if (pred()) return true;
+  for (int i = 0; i < 256; ++i) {
+    CpuRelax();
+    if (pred()) return true;
+  }
   const auto deadline = std::chrono::steady_clock::now() + ThreadPool::kSpin;
   for (;;) {
-    for (int i = 0; i < 64; ++i) {
+    std::this_thread::yield();
+    for (int i = 0; i < 16; ++i) {
       CpuRelax();
       if (pred()) return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) return pred();
   }
 }
+
 std::atomic<int> g_default_threads{-1};
 std::atomic<bool> g_default_created{false};
 

@@ -7,10 +7,11 @@
 // Thread-safe. ParallelFor's caller always works on chunks itself, so a kernel running on a pool
 // thread never blocks waiting for the pool that runs it: in the worst case it does every chunk.
 //
-// An idle worker spins for kSpin before it sleeps, and a ParallelFor caller spins as long before it
-// sleeps waiting for helpers: waking a sleeping thread on another core costs tens of microseconds
-// (more in a VM), as much as a whole layer of a small model, while a spinning one starts at once.
-// A model's layers follow each other within microseconds, so during a run the workers stay hot.
+// An idle worker spins (yielding) for kSpin before it sleeps, and a ParallelFor caller spins as
+// long before it sleeps waiting for helpers: waking a sleeping thread on another core costs tens of
+// microseconds (more in a VM), as much as a whole layer of a small model, while a spinning one
+// starts at once. A model's layers follow each other within microseconds, so during a run the
+// workers stay hot.
 #pragma once
 
 #include <atomic>
