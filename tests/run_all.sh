@@ -16,6 +16,11 @@ echo "== release build"
 deploy/build.sh release
 echo "== fuzz build (clang, build/fuzz)"
 SAVANT_FUZZ_BUILD_ONLY=1 SAVANT_FUZZ_REQUIRED=1 tests/fuzz_smoke.sh
+echo "== tfjs oracle packages (tests/golden: tfjs_differential_test)"
+if [[ ! -d tests/golden/node_modules/@tensorflow/tfjs ]]; then
+  (cd tests/golden && npm ci --ignore-scripts --no-audit --no-fund) ||
+    echo "tfjs packages not installed (no npm registry?): tfjs_differential_test will report itself skipped"
+fi
 echo "== release tests (fuzz_smoke.* run the fuzz targets)"
 SAVANT_FUZZ_REQUIRED=1 ctest --preset release
 
