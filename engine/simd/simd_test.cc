@@ -186,6 +186,37 @@ TEST_P(SimdTest, GemmMatchesReferenceForAllShapes) {
   }
 }
 
+TEST_P(SimdTest, GemmWithLongPanelsMatchesReference) {
+  // Long dot products (k = 1100, as a Dense layer after a Flatten) over several register blocks
+  // of rows, with and without accumulate, full and partial panels: the fp32 error bound holds and
+  // bias and activation come once, at the end.
+  for (bool accumulate : {false, true}) {
+    for (int64_t m : {9, 17, 40}) {
+      const int64_t k = 1100, n = 45;
+      std::vector<float> a = Random(m * k, -1, 1), b = Random(k * n, -1, 1), bias = Random(n),
+                         c0 = Random(m * n);
+      PackedMatrix packed(b.data(), n, false, k, n);
+      std::vector<float> c = c0;
+      Gemm({.m = m, .n = n, .k = k, .a = a.data(), .lda = k, .packed_b = packed.data(),
+            .c = c.data(), .ldc = n, .bias = bias.data(), .activation = Activation::kRelu,
+            .accumulate = accumulate},
+           nullptr);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t j = 0; j < n; ++j) {
+          double sum = bias[j] + (accumulate ? c0[i * n + j] : 0.0), abs_sum = std::abs(sum);
+          for (int64_t p = 0; p < k; ++p) {
+            sum += double(a[i * k + p]) * b[p * n + j];
+            abs_sum += std::abs(double(a[i * k + p]) * b[p * n + j]);
+          }
+          ExpectClose(c[i * n + j], Reference(Activation::kRelu, sum, 0),
+                      std::max(1e-6, 2.0 * (k + 1) * 5.96e-8 * abs_sum),
+                      "m=" + std::to_string(m) + " accumulate=" + std::to_string(accumulate));
+        }
+      }
+    }
+  }
+}
+
 TEST_P(SimdTest, GemmAccumulatesIntoC) {
   const int64_t w = VectorWidth(GetParam());
   for (int64_t m : {1, 3, 8, 9, 17}) {
