@@ -179,7 +179,12 @@ void RunReduce(KernelContext& ctx, const ReducePlan& plan, const Tensor& in, Ten
       for (int64_t r = begin; r < end; ++r) {
         const S* p = src + r * row;
         A acc = Identity<kOp, A>();
-        for (int64_t i = 0; i < row; ++i) acc = Combine<kOp, A>(acc, load(p[i]));
+        if constexpr ((kOp == Reduce::kSum || kOp == Reduce::kMean) && std::is_same_v<S, float>) {
+          // Double accumulators over vector lanes (the row of a LayerNorm mean).
+          acc = simd::SumToDouble(p, row);
+        } else {
+          for (int64_t i = 0; i < row; ++i) acc = Combine<kOp, A>(acc, load(p[i]));
+        }
         dst[r] = Finish<kOp, S>(acc, plan.count);
       }
     };

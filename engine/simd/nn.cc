@@ -84,6 +84,31 @@ void AccumulateToDoubleImpl(const float* x, int64_t n, double* acc) {
 #endif
 }
 
+double SumToDoubleImpl(const float* x, int64_t n) {
+#if HWY_HAVE_FLOAT64
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(dd));
+  // Four independent accumulators hide the latency of the additions.
+  auto a0 = hn::Zero(dd), a1 = hn::Zero(dd), a2 = hn::Zero(dd), a3 = hn::Zero(dd);
+  int64_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    a0 = hn::Add(a0, hn::PromoteTo(dd, hn::LoadU(df, x + i)));
+    a1 = hn::Add(a1, hn::PromoteTo(dd, hn::LoadU(df, x + i + lanes)));
+    a2 = hn::Add(a2, hn::PromoteTo(dd, hn::LoadU(df, x + i + 2 * lanes)));
+    a3 = hn::Add(a3, hn::PromoteTo(dd, hn::LoadU(df, x + i + 3 * lanes)));
+  }
+  for (; i + lanes <= n; i += lanes) a0 = hn::Add(a0, hn::PromoteTo(dd, hn::LoadU(df, x + i)));
+  double sum = hn::GetLane(hn::SumOfLanes(dd, hn::Add(hn::Add(a0, a1), hn::Add(a2, a3))));
+  for (; i < n; ++i) sum += static_cast<double>(x[i]);
+  return sum;
+#else
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]);
+  return sum;
+#endif
+}
+
 // The taps [kx_begin, kx_end) of a window starting at input column ix0 that lie inside the row.
 HWY_INLINE void ValidTaps(int64_t ix0, int kw, int dilation, int64_t in_w, int* kx_begin,
                           int* kx_end) {
@@ -324,6 +349,7 @@ namespace savant::engine::simd {
 HWY_EXPORT(ApplyActivationImpl);
 HWY_EXPORT(ChannelAffineImpl);
 HWY_EXPORT(AccumulateToDoubleImpl);
+HWY_EXPORT(SumToDoubleImpl);
 HWY_EXPORT(DepthwiseConvRowImpl);
 HWY_EXPORT(MaxPoolRowImpl);
 HWY_EXPORT(AvgPoolRowImpl);
@@ -342,6 +368,11 @@ void ChannelAffine(const float* x, int64_t rows, int64_t channels, const float* 
 void AccumulateToDouble(const float* x, int64_t n, double* acc) {
   EnsureIsaChosen();
   HWY_DYNAMIC_DISPATCH(AccumulateToDoubleImpl)(x, n, acc);
+}
+
+double SumToDouble(const float* x, int64_t n) {
+  EnsureIsaChosen();
+  return HWY_DYNAMIC_DISPATCH(SumToDoubleImpl)(x, n);
 }
 
 void DepthwiseConvRow(const DepthwiseRowParams& p) {

@@ -124,6 +124,9 @@ void ChannelAffine(const float* x, int64_t rows, int64_t channels, const float* 
 // acc[i] += double(x[i]) for i < n: one step of a float sum accumulated in double (Sum and Mean
 // over the outer dims of a tensor, e.g. a global average pool), exact in any lane order.
 void AccumulateToDouble(const float* x, int64_t n, double* acc);
+// The sum of x[0, n) accumulated in double over several vector lanes (a different association
+// than a sequential sum; both carry ~50 bits, so the float result agrees except in rare ties).
+double SumToDouble(const float* x, int64_t n);
 
 // ---- Convolution and pooling rows (NHWC, vectorised over channels) ----
 

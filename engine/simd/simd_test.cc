@@ -146,6 +146,19 @@ TEST_P(SimdTest, AccumulateToDoubleAddsEveryLaneExactly) {
   }
 }
 
+TEST_P(SimdTest, SumToDoubleMatchesASequentialDoubleSum) {
+  for (int64_t n : Lengths()) {
+    std::vector<float> x = Random(n, -1e3f, 1e3f);
+    double want = 0, abs_sum = 0;
+    for (float v : x) {
+      want += v;
+      abs_sum += std::abs(v);
+    }
+    // Only the association differs: within a few double ulps of the sum of magnitudes.
+    EXPECT_NEAR(SumToDouble(x.data(), n), want, 1e-14 * (abs_sum + 1)) << "n=" << n;
+  }
+}
+
 TEST_P(SimdTest, GemmMatchesReferenceForAllShapes) {
   const int64_t w = VectorWidth(GetParam());
   ThreadPool pool(1);
