@@ -772,6 +772,154 @@ std::vector<float> BiasPerColumn(const Tensor& bias, const Shape& out_shape, int
   return per_column;
 }
 
+// ---- Strided einsum products ----
+// Keras MultiHeadAttention's equations ("aecd,abcd->acbe", "acbe,aecd->abcd") put the head label
+// between the sequence and the head dim, so the per-head matrices are strided views of the
+// operands. Instead of permuting whole tensors into [batch, rows, cols] order, each batch item's
+// GEMM reads A with a row stride, packs B from its strided rows (or columns) and writes C with a
+// row stride into the output's layout. Same products, same order of additions: identical results.
+
+// Element stride of each label of `t` (row-major, labels `labels`); 0 where the dim is 1 but the
+// label's size is larger (an ellipsis dim that broadcasts).
+void LabelStrides(const Tensor& t, const std::string& labels, const int64_t* size,
+                  int64_t* stride) {
+  int64_t s = 1;
+  for (int i = t.rank() - 1; i >= 0; --i) {
+    const unsigned char c = static_cast<unsigned char>(labels[i]);
+    stride[c] = (t.dim(i) == 1 && size[c] != 1) ? 0 : s;
+    s *= t.dim(i);
+  }
+}
+
+// The stride of one index over the labels of `group` taken together (row-major in that order):
+// 0 when they span a single element, -1 when their strides do not compose.
+int64_t MergedStride(const std::string& group, const int64_t* size, const int64_t* stride) {
+  int64_t base = -1, extent = 1;
+  for (int i = static_cast<int>(group.size()) - 1; i >= 0; --i) {
+    const unsigned char c = static_cast<unsigned char>(group[i]);
+    if (size[c] == 1) continue;
+    if (base < 0) {
+      base = stride[c];
+      if (base <= 0) return -1;
+    } else if (stride[c] != base * extent) {
+      return -1;
+    }
+    extent *= size[c];
+  }
+  return base < 0 ? 0 : base;
+}
+
+struct StridedProduct {
+  int64_t m = 0, k = 0, n = 0;
+  int64_t lda = 0, ldb = 0, ldc = 0;
+  bool b_transposed = false;  // B stored as [n, k] rows
+  std::vector<int64_t> batch_size, a_stride, b_stride, c_stride;  // per batch label
+};
+
+// How to run `plan` as strided GEMMs over tensors with label strides sa, sb and so (output), or
+// nullopt when a layout needs a copy. `b_packed`: B is already packed (its layout is irrelevant).
+std::optional<StridedProduct> PlanStrided(const EinsumPlan& plan, const int64_t* size,
+                                          const int64_t* sa, const int64_t* sb,
+                                          const int64_t* so, bool b_packed) {
+  auto extent = [&](const std::string& ls) {
+    int64_t e = 1;
+    for (char c : ls) e *= size[static_cast<unsigned char>(c)];
+    return e;
+  };
+  StridedProduct p;
+  p.m = extent(plan.free_a);
+  p.k = extent(plan.contract);
+  p.n = extent(plan.free_b);
+  const int64_t a_row = MergedStride(plan.free_a, size, sa);
+  const int64_t a_col = MergedStride(plan.contract, size, sa);
+  if (a_row < 0 || a_col > 1 || a_col < 0) return std::nullopt;
+  p.lda = a_row == 0 ? p.k : a_row;
+  if (!b_packed) {
+    const int64_t b_k = MergedStride(plan.contract, size, sb);
+    const int64_t b_n = MergedStride(plan.free_b, size, sb);
+    if (b_k < 0 || b_n < 0) return std::nullopt;
+    if (b_n <= 1) {
+      p.ldb = b_k == 0 ? p.n : b_k;
+    } else if (b_k <= 1) {
+      p.b_transposed = true;
+      p.ldb = b_n;
+    } else {
+      return std::nullopt;
+    }
+  }
+  const int64_t c_row = MergedStride(plan.free_a, size, so);
+  const int64_t c_col = MergedStride(plan.free_b, size, so);
+  if (c_row < 0 || c_col < 0 || c_col > 1) return std::nullopt;
+  p.ldc = c_row == 0 ? p.n : c_row;
+  for (char ch : plan.batch) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    p.batch_size.push_back(size[c]);
+    p.a_stride.push_back(sa[c]);
+    p.b_stride.push_back(b_packed ? 0 : sb[c]);
+    p.c_stride.push_back(so[c]);
+  }
+  return p;
+}
+
+// out = a b (+ bias per column) over the batch labels of `sp`; see PlanStrided.
+void RunStrided(ThreadPool& pool, const StridedProduct& sp, const float* a, const float* b,
+                const simd::PackedMatrix* b_packed, const float* bias, float* out) {
+  int64_t batches = 1;
+  for (int64_t d : sp.batch_size) batches *= d;
+  if (batches == 0 || sp.m == 0 || sp.n == 0) return;
+  const int rank = static_cast<int>(sp.batch_size.size());
+  auto offsets = [&](int64_t bi, int64_t* ao, int64_t* bo, int64_t* co) {
+    *ao = *bo = *co = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      const int64_t i = bi % sp.batch_size[d];
+      bi /= sp.batch_size[d];
+      *ao += i * sp.a_stride[d];
+      *bo += i * sp.b_stride[d];
+      *co += i * sp.c_stride[d];
+    }
+  };
+  bool b_shared = true;
+  for (int64_t s : sp.b_stride) b_shared = b_shared && s == 0;
+  // Packed panels are read with aligned loads: scratch comes from Tensor (64-byte aligned).
+  Tensor shared;
+  const float* shared_pb = b_packed != nullptr ? b_packed->data() : nullptr;
+  if (shared_pb == nullptr && b_shared) {
+    float* buf = Scratch(shared, simd::PackedSize(sp.k, sp.n));
+    simd::PackB(b, sp.ldb, sp.b_transposed, sp.k, sp.n, buf);
+    shared_pb = buf;
+  }
+  auto run = [&](int64_t begin, int64_t end, ThreadPool* inner) {
+    Tensor packed_holder;
+    float* packed = shared_pb == nullptr ? Scratch(packed_holder, simd::PackedSize(sp.k, sp.n))
+                                         : nullptr;
+    for (int64_t bi = begin; bi < end; ++bi) {
+      int64_t ao, bo, co;
+      offsets(bi, &ao, &bo, &co);
+      const float* pb = shared_pb;
+      if (pb == nullptr) {
+        simd::PackB(b + bo, sp.ldb, sp.b_transposed, sp.k, sp.n, packed);
+        pb = packed;
+      }
+      simd::GemmParams p{.m = sp.m,
+                         .n = sp.n,
+                         .k = sp.k,
+                         .a = a + ao,
+                         .lda = sp.lda,
+                         .packed_b = pb,
+                         .c = out + co,
+                         .ldc = sp.ldc,
+                         .bias = bias};
+      simd::Gemm(p, inner);
+    }
+  };
+  const int threads = pool.parallelism();
+  if (threads > 1 && batches >= threads && batches * sp.m * sp.n * sp.k >= kParallelMacs) {
+    pool.ParallelFor(batches, 1, [&](int64_t b0, int64_t b1) { run(b0, b1, nullptr); });
+  } else {
+    run(0, batches, &pool);
+  }
+}
+
 class EinsumKernel final : public OpKernel {
  public:
   EinsumKernel(DataType dtype, std::vector<std::string> inputs, std::string output,
@@ -903,6 +1051,29 @@ class EinsumKernel final : public OpKernel {
     Shape out_batch;
     for (char c : plan.batch) out_batch.AddDim(size[static_cast<unsigned char>(c)]);
     const int64_t m = dims_of(plan.free_a), k = dims_of(plan.contract), n = dims_of(plan.free_b);
+    const bool needs_copy = !plan.a_perm.empty() || !plan.out_perm.empty() ||
+                            (!plan.b_perm.empty() && b_packed_ == std::nullopt);
+    if (dtype_ == DataType::kFloat && needs_copy && (bias == nullptr || plan.out_perm.empty())) {
+      int64_t sa[128], sb[128], so[128];
+      LabelStrides(a, plan.a_labels, size, sa);
+      LabelStrides(b, plan.b_labels, size, sb);
+      int64_t s = 1;
+      for (int i = static_cast<int>(out_labels.size()) - 1; i >= 0; --i) {
+        so[static_cast<unsigned char>(out_labels[i])] = s;
+        s *= out_shape.dim(i);
+      }
+      std::vector<float> col_bias;
+      if (bias != nullptr) col_bias = BiasPerColumn(*bias, out_shape, n);
+      std::optional<StridedProduct> sp =
+          PlanStrided(plan, size, sa, sb, so, b_packed_ != std::nullopt);
+      if (sp && (bias == nullptr || !col_bias.empty())) {
+        Tensor& out = ctx.allocate_output(0, dtype_, out_shape);
+        RunStrided(ctx.pool(), *sp, a.data<float>(), b.data<float>(),
+                   b_packed_ ? &*b_packed_ : nullptr, col_bias.empty() ? nullptr : col_bias.data(),
+                   out.data<float>());
+        return absl::OkStatus();
+      }
+    }
     Tensor a_copy, b_copy, product;
     const void* a_data = a.raw_data();
     const void* b_data = b.raw_data();

@@ -345,6 +345,37 @@ TEST(EinsumTest, KerasEquationsMatchBruteForce) {
   }
 }
 
+// MultiHeadAttention's equations at sizes that exercise the strided path (per-head matrices read
+// in place with row strides): rows not a multiple of the 8-row block, columns past one 32-wide
+// panel, a long contraction, and batches split across two threads.
+TEST(EinsumTest, AttentionEquationsAtOddSizesOnTwoThreads) {
+  struct Case {
+    std::string eq;
+    Shape a, b;
+  };
+  ThreadPool pool(2);
+  for (const Case& c : {Case{"aecd,abcd->acbe", {3, 33, 4, 65}, {3, 37, 4, 65}},
+                        Case{"acbe,aecd->abcd", {3, 4, 37, 33}, {3, 33, 4, 65}},
+                        Case{"aecd,abcd->acbe", {1, 1, 2, 7}, {1, 9, 2, 7}},
+                        Case{"abcd,aecd->acbe", {2, 5, 3, 1}, {2, 6, 3, 1}}}) {
+    SCOPED_TRACE(c.eq);
+    const Tensor a = MakeTensor<float>(c.a, RandomVec(c.a.num_elements(), 21));
+    const Tensor b = MakeTensor<float>(c.b, RandomVec(c.b.num_elements(), 22));
+    const size_t comma = c.eq.find(','), arrow = c.eq.find("->");
+    Shape shape;
+    const auto want = NaiveEinsum(c.eq.substr(0, comma), a, c.eq.substr(comma + 1, arrow - comma - 1),
+                                  b, c.eq.substr(arrow + 2), &shape);
+    for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+      OpTest t("Einsum");
+      if (p != nullptr) t.UsePool(p);
+      t.TypeAttr("T", DataType::kFloat).StringAttr("equation", c.eq).IntAttr("N", 2).Input(a).Input(b);
+      auto out = t.Run();
+      ASSERT_TRUE(out.ok()) << out.status();
+      ExpectAllNear((*out)[0], shape, want);
+    }
+  }
+}
+
 TEST(EinsumTest, EllipsisTransposeAndErrors) {
   const Tensor a = MakeTensor<float>({2, 3, 4}, RandomVec(24, 10));
   const Tensor w = MakeTensor<float>({4, 5}, RandomVec(20, 11));
