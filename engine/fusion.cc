@@ -1,10 +1,12 @@
 #include "engine/fusion.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
+#include "engine/tensor_proto.h"
 
 namespace savant::engine {
 namespace {
@@ -110,6 +112,148 @@ std::optional<Node> FuseEinsumBias(const Graph& g, const Uses& uses,
   SetList(fused, "fused_ops", {"BiasAdd"});
   fused.attrs["num_args"].set_i(1);
   *tail = next;
+  return fused;
+}
+
+// The float value of a Const scalar (through Identity), or nullopt.
+std::optional<float> ConstScalar(const Graph& g, Endpoint ep) {
+  const Node& n = g.node(ep.node);
+  if (n.op != "Const" || ep.port != 0) return std::nullopt;
+  const tensorflow::AttrValue* v = FindAttr(n, "value");
+  if (v == nullptr || !v->has_tensor()) return std::nullopt;
+  auto t = TensorFromProto(v->tensor());
+  if (!t.ok() || t->dtype() != DataType::kFloat || t->num_elements() != 1) return std::nullopt;
+  return t->data<float>()[0];
+}
+
+// Whether `ep` is a Const int32/int64 axis list [-1] (the last axis).
+bool IsLastAxisConst(const Graph& g, Endpoint ep) {
+  const Node& n = g.node(ep.node);
+  if (n.op != "Const" || ep.port != 0) return false;
+  const tensorflow::AttrValue* v = FindAttr(n, "value");
+  if (v == nullptr || !v->has_tensor()) return false;
+  auto t = TensorFromProto(v->tensor());
+  if (!t.ok() || t->num_elements() != 1 || t->rank() > 1) return false;
+  if (t->dtype() == DataType::kInt32) return t->data<int32_t>()[0] == -1;
+  if (t->dtype() == DataType::kInt64) return t->data<int64_t>()[0] == -1;
+  return false;
+}
+
+// LayerNormalization as tf.nn.moments + tf.nn.batch_normalization emit it, ending at `tail`:
+//   mean = Mean(x, [-1], keep_dims)          sq = SquaredDifference(x, mean)
+//   var = Mean(sq, [-1], keep_dims)          s = Mul(Rsqrt(AddV2(var, eps)), gamma)
+//   out = AddV2(Mul(x, s), Sub(beta, Mul(mean, s)))
+// => _SavantLayerNorm(x, gamma, beta, eps), which computes the same float operations row by row
+// (engine/ops/nn_ops.cc). Every intermediate must be read only inside the pattern. Returns the
+// fused node and the absorbed nodes, or nullopt.
+std::optional<Node> FuseLayerNorm(const Graph& g, const Uses& uses, const std::vector<bool>& kept,
+                                  int tail, std::vector<int>* absorbed) {
+  auto node = [&](int i) -> const Node& { return g.node(i); };
+  auto is = [&](int i, absl::string_view op) {
+    return node(i).op == op && IsFloat(node(i)) && !kept[i] && uses.control[i] == 0;
+  };
+  // Consumers of output 0 of `i` are exactly `want` (as a multiset of nodes).
+  auto used_by = [&](int i, std::vector<int> want) {
+    if (uses.data[i].size() != want.size()) return false;
+    for (size_t u = 0; u < uses.data[i].size(); ++u) {
+      if (uses.ports[i][u] != 0) return false;
+    }
+    std::vector<int> have = uses.data[i];
+    std::sort(have.begin(), have.end());
+    std::sort(want.begin(), want.end());
+    return have == want;
+  };
+  // Binary node `i`'s operands as (a, b) where a is produced by op `a_op` (either order when
+  // `commutes`).
+  auto split = [&](int i, absl::string_view a_op, bool commutes, Endpoint* a, Endpoint* b) {
+    const Node& n = node(i);
+    if (n.inputs.size() != 2) return false;
+    for (int first : {0, 1}) {
+      if (first == 1 && !commutes) break;
+      const Endpoint x = n.inputs[first], y = n.inputs[1 - first];
+      if (x.port == 0 && node(x.node).op == a_op) {
+        *a = x;
+        *b = y;
+        return true;
+      }
+    }
+    return false;
+  };
+  // The tail may be fetched or a control input: the fused node keeps its name and index.
+  if (node(tail).op != "AddV2" || !IsFloat(node(tail)) || node(tail).inputs.size() != 2) {
+    return std::nullopt;
+  }
+  // out = AddV2(xs, shift): xs is a Mul, shift a Sub.
+  Endpoint xs_ep, shift_ep;
+  if (!split(tail, "Sub", true, &shift_ep, &xs_ep)) return std::nullopt;
+  const int sub = shift_ep.node, xs = xs_ep.node;
+  if (xs_ep.port != 0 || !is(xs, "Mul") || !is(sub, "Sub") || !used_by(xs, {tail}) ||
+      !used_by(sub, {tail})) {
+    return std::nullopt;
+  }
+  // shift = Sub(beta, ms), ms = Mul(mean, s).
+  const Endpoint beta = node(sub).inputs[0];
+  const Endpoint ms_ep = node(sub).inputs[1];
+  const int ms = ms_ep.node;
+  if (ms_ep.port != 0 || !is(ms, "Mul") || !used_by(ms, {sub}) || !IsWeight(g, beta)) return std::nullopt;
+  Endpoint mean_ep, s_ep;
+  if (!split(ms, "Mean", true, &mean_ep, &s_ep)) return std::nullopt;
+  const int mean = mean_ep.node, s = s_ep.node;
+  if (s_ep.port != 0 || !is(s, "Mul") || !is(mean, "Mean")) return std::nullopt;
+  // xs = Mul(x, s).
+  const Node& xsn = node(xs);
+  Endpoint x;
+  if (xsn.inputs[0] == s_ep) {
+    x = xsn.inputs[1];
+  } else if (xsn.inputs[1] == s_ep) {
+    x = xsn.inputs[0];
+  } else {
+    return std::nullopt;
+  }
+  if (!used_by(s, {xs, ms})) return std::nullopt;
+  // mean = Mean(x, [-1], keep_dims).
+  const Node& meann = node(mean);
+  if (meann.inputs.size() != 2 || !(meann.inputs[0] == x) || !IsLastAxisConst(g, meann.inputs[1]) ||
+      !GetBoolAttrOr(meann, "keep_dims", false)) {
+    return std::nullopt;
+  }
+  // s = Mul(rs, gamma), rs = Rsqrt(AddV2(var, eps)).
+  Endpoint rs_ep, gamma;
+  if (!split(s, "Rsqrt", true, &rs_ep, &gamma) || !IsWeight(g, gamma)) return std::nullopt;
+  const int rs = rs_ep.node;
+  if (!is(rs, "Rsqrt") || !used_by(rs, {s}) || node(rs).inputs.size() != 1) return std::nullopt;
+  const Endpoint ae_ep = node(rs).inputs[0];
+  const int add_eps = ae_ep.node;
+  if (ae_ep.port != 0 || !is(add_eps, "AddV2") || !used_by(add_eps, {rs})) return std::nullopt;
+  Endpoint var_ep, eps_ep;
+  if (!split(add_eps, "Mean", true, &var_ep, &eps_ep)) return std::nullopt;
+  const int var = var_ep.node;
+  const std::optional<float> eps = ConstScalar(g, eps_ep);
+  if (!eps || !is(var, "Mean") || !used_by(var, {add_eps})) return std::nullopt;
+  const Node& varn = node(var);
+  if (varn.inputs.size() != 2 || !IsLastAxisConst(g, varn.inputs[1]) ||
+      !GetBoolAttrOr(varn, "keep_dims", false)) {
+    return std::nullopt;
+  }
+  // var's input: sq = SquaredDifference(x, mean).
+  const Endpoint sq_ep = varn.inputs[0];
+  const int sq = sq_ep.node;
+  if (sq_ep.port != 0 || !is(sq, "SquaredDifference") || !used_by(sq, {var}) ||
+      node(sq).inputs.size() != 2 || !(node(sq).inputs[0] == x) || !(node(sq).inputs[1] == mean_ep)) {
+    return std::nullopt;
+  }
+  if (!used_by(mean, {sq, ms})) return std::nullopt;
+  Node fused;
+  fused.name = node(tail).name;
+  fused.op = "_SavantLayerNorm";
+  fused.device = node(tail).device;
+  fused.inputs = {x, gamma, beta};
+  *absorbed = {mean, sq, var, add_eps, rs, s, xs, ms, sub, tail};
+  for (int n : *absorbed) {
+    for (int c : node(n).control_inputs) fused.control_inputs.push_back(c);
+  }
+  fused.attrs["T"].set_type(tensorflow::DT_FLOAT);
+  fused.attrs["epsilon"].set_f(*eps);
   return fused;
 }
 
@@ -281,6 +425,11 @@ absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
   std::vector<bool> dead(g.num_nodes(), false);  // absorbed, no longer read by live nodes
   for (int head = 0; head < g.num_nodes(); ++head) {
     const Node& h = g.node(head);
+    if (std::vector<int> absorbed; auto ln = FuseLayerNorm(g, uses, kept, head, &absorbed)) {
+      rewrites.push_back({head, *std::move(ln)});
+      for (int n : absorbed) dead[n] = n != head;
+      continue;
+    }
     if (int tail; auto einsum = FuseEinsumBias(g, uses, kept, head, &tail)) {
       rewrites.push_back({tail, *std::move(einsum)});
       dead[head] = true;

@@ -11,6 +11,7 @@
 //   Einsum -> Add|AddV2|BiasAdd of a weight           => _FusedEinsum (fused_ops [BiasAdd])
 //   (_Fused)DepthwiseConv2dNative -> (_Fused)Conv2D    => _SavantDepthwisePointwise
 //   (_Fused)Conv2D -> MaxPool                           => _SavantConv2DMaxPool
+//   LayerNorm as moments + batch_normalization (10 ops) => _SavantLayerNorm
 //
 // _SavantDepthwisePointwise is Savant's own op for MobileNet's depthwise-separable block: the
 // depthwise node's inputs and attrs, then the Conv2D's filter and args with its attrs under "pw/".
@@ -18,6 +19,11 @@
 // rows while the band is in cache (ops/nn_ops.cc). _SavantConv2DMaxPool likewise pools each band
 // of convolution rows while in cache: the convolution's inputs and attrs, the MaxPool's attrs
 // under "pool/".
+//
+// _SavantLayerNorm (inputs x, gamma, beta; attr epsilon) is Mean(x,[-1]) -> SquaredDifference ->
+// Mean -> AddV2(eps) -> Rsqrt -> Mul(gamma), then x*s + (beta - mean*s), with weights for gamma and
+// beta and no intermediate read elsewhere; its kernel does the same float operations per row, so
+// results are bit-identical to the unfused ops.
 //
 // _FusedEinsum is Savant's own op (TensorFlow has none): Einsum's attrs plus fused_ops/num_args,
 // inputs (a, b, bias). Keras EinsumDense adds its bias this way; the kernel adds the bias in the

@@ -2,6 +2,7 @@
 // computes what the original does (constant weights, so the kernels pre-pack and fold batch norms).
 #include "engine/fusion.h"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -361,6 +362,74 @@ TEST(FusionTest, EinsumAddOfAComputedTensorIsNotFused) {
   auto fused = FuseForInference(b.Build(), {"x", "add"});
   ASSERT_TRUE(fused.ok()) << fused.status();
   EXPECT_EQ(StepOps(*fused, "add:0"), (std::vector<std::string>{"Einsum", "AddV2"}));
+}
+
+// LayerNormalization as tf.nn.moments + tf.nn.batch_normalization (Keras's graph), ending at "out".
+std::shared_ptr<const Graph> LayerNorm(const Tensor& gamma, const Tensor& beta) {
+  GraphBuilder b;
+  b.Placeholder("x")
+      .Const("axis", Tensor::FromVector<int32_t>(DataType::kInt32, Shape{1}, {-1}))
+      .Const("eps", Tensor::FromVector<float>(DataType::kFloat, Shape{}, {1e-3f}))
+      .Const("gamma", gamma)
+      .Const("beta", beta);
+  auto mean = [&](const std::string& name, const std::string& in) {
+    auto* n = b.Op(name, "Mean", {in, "axis"});
+    (*n->mutable_attr())["Tidx"].set_type(tensorflow::DT_INT32);
+    (*n->mutable_attr())["keep_dims"].set_b(true);
+  };
+  mean("mean", "x");
+  b.Op("sq", "SquaredDifference", {"x", "mean"});
+  mean("var", "sq");
+  b.Op("add_eps", "AddV2", {"var", "eps"});
+  b.Op("rsqrt", "Rsqrt", {"add_eps"});
+  b.Op("scale", "Mul", {"rsqrt", "gamma"});
+  b.Op("x_scaled", "Mul", {"x", "scale"});
+  b.Op("mean_scaled", "Mul", {"mean", "scale"});
+  b.Op("shift", "Sub", {"beta", "mean_scaled"});
+  b.Op("out", "AddV2", {"x_scaled", "shift"});
+  return b.Build();
+}
+
+TEST(FusionTest, LayerNormBecomesOneKernelWithIdenticalResults) {
+  // Hand-computed: row [1, 2, 3, 4] has mean 2.5 and variance 1.25, so with gamma 2, beta 1 the
+  // output is 2 (x - 2.5) / sqrt(1.25 + 1e-3) + 1.
+  {
+    auto graph = LayerNorm(Tensor::FromVector<float>(DataType::kFloat, Shape{4}, {2, 2, 2, 2}),
+                           Tensor::FromVector<float>(DataType::kFloat, Shape{4}, {1, 1, 1, 1}));
+    auto fused = FuseForInference(graph, {"x", "out"});
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    EXPECT_EQ(StepOps(*fused, "out:0"), (std::vector<std::string>{"_SavantLayerNorm"}));
+    const Tensor got = RunGraph(*fused, "out:0",
+                                Tensor::FromVector<float>(DataType::kFloat, Shape{1, 4}, {1, 2, 3, 4}));
+    const double r = 1.0 / std::sqrt(1.25 + 1e-3);
+    for (int i = 0; i < 4; ++i) {
+      EXPECT_NEAR(got.flat<float>()[i], 2 * (i + 1 - 2.5) * r + 1, 1e-5) << i;
+    }
+  }
+  // Random rows of odd widths: the fused kernel performs the unfused ops' float operations in the
+  // same order, so the results are bit-identical.
+  for (int64_t c : {1, 7, 16, 33, 256}) {
+    SCOPED_TRACE(c);
+    auto graph = LayerNorm(RandomTensor({c}, 11, 0.5f, 1.5f), RandomTensor({c}, 12));
+    auto fused = FuseForInference(graph, {"x", "out"});
+    ASSERT_TRUE(fused.ok()) << fused.status();
+    EXPECT_EQ(StepOps(*fused, "out:0"), (std::vector<std::string>{"_SavantLayerNorm"}));
+    const Tensor x = RandomTensor({3, 5, c}, 13, -4.0f, 6.0f);
+    const Tensor got = RunGraph(*fused, "out:0", x), want = RunGraph(graph, "out:0", x);
+    ASSERT_EQ(got.shape(), want.shape());
+    for (int64_t i = 0; i < want.num_elements(); ++i) {
+      ASSERT_EQ(got.flat<float>()[i], want.flat<float>()[i]) << i;
+    }
+  }
+}
+
+TEST(FusionTest, LayerNormWithAnIntermediateInUseIsNotFused) {
+  auto graph = LayerNorm(RandomTensor({8}, 1), RandomTensor({8}, 2));
+  // The variance is fetched too: it must stay a node of its own.
+  auto fused = FuseForInference(graph, {"x", "out", "var"});
+  ASSERT_TRUE(fused.ok()) << fused.status();
+  const auto ops = StepOps(*fused, "out:0");
+  EXPECT_EQ(std::count(ops.begin(), ops.end(), "_SavantLayerNorm"), 0);
 }
 
 TEST(FusionTest, ParseFusedOpsValidatesCombinations) {

@@ -22,6 +22,7 @@
 #include "engine/base/status_macros.h"
 #include "engine/fusion.h"
 #include "engine/kernel.h"
+#include "engine/ops/elementwise_simd.h"
 #include "engine/ops/ops.h"
 #include "engine/simd/simd.h"
 
@@ -1417,6 +1418,95 @@ class ConvMaxPoolKernel final : public OpKernel {
   const bool banded_;
 };
 
+// ---- _SavantLayerNorm: tf.nn.moments + tf.nn.batch_normalization over the last axis ----
+//
+// engine/fusion.cc rewrites the ten nodes Keras-style LayerNorm graphs emit into this node (inputs
+// x, gamma, beta; attr epsilon). Per row of the last axis it performs the same float operations
+// in the same order as the unfused ops: mean = float(double sum / n) (Mean), var likewise over
+// (x - mean)^2 (SquaredDifference, Mean), rs = 1 / sqrt(var + eps) (AddV2, Rsqrt), and per element
+// s = rs * gamma, out = x * s + (beta - mean * s) (Mul, Mul, Sub, AddV2), each rounded to float,
+// so the results are identical; one pass over x instead of eight.
+class LayerNormKernel final : public OpKernel {
+ public:
+  explicit LayerNormKernel(float epsilon) : epsilon_(epsilon) {}
+
+  absl::Status Compute(KernelContext& ctx) const override {
+    RETURN_IF_ERROR(ExpectNumInputs(ctx, 3));
+    const Tensor& x = ctx.input(0);
+    const Tensor& gamma = ctx.input(1);
+    const Tensor& beta = ctx.input(2);
+    for (int i = 0; i < 3; ++i) {
+      if (ctx.input(i).dtype() != DataType::kFloat) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "input ", i, ": expected DT_FLOAT (attr T), got ", DataTypeName(ctx.input(i).dtype())));
+      }
+    }
+    if (x.rank() < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "Invalid reduction dimension (-1 for input with 0 dimension(s)): layer norm of ",
+          x.shape().DebugString()));
+    }
+    const int64_t channels = x.dim(x.rank() - 1);
+    // gamma and beta broadcast along the last axis only: [channels] or one value, with leading 1s.
+    for (const Tensor* t : {&gamma, &beta}) {
+      bool ok = t->rank() <= x.rank() &&
+                (t->num_elements() == channels || t->num_elements() == 1);
+      for (int i = 0; ok && i + 1 < t->rank(); ++i) ok = t->dim(i) == 1;
+      if (!ok) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "layer norm scale/offset ", t->shape().DebugString(),
+            " must broadcast along the last axis of ", x.shape().DebugString()));
+      }
+    }
+    Tensor& out = ctx.allocate_output(0, DataType::kFloat, x.shape());
+    const int64_t rows = channels == 0 ? 0 : x.num_elements() / channels;
+    const float* xp = x.data<float>();
+    const float* gp = gamma.data<float>();
+    const float* bp = beta.data<float>();
+    const bool g_scalar = gamma.num_elements() == 1;
+    const bool b_scalar = beta.num_elements() == 1;
+    float* op = out.data<float>();
+    const float eps = epsilon_;
+    auto run = [&](int64_t begin, int64_t end) {
+      // The unfused ops' vector loops, one row at a time (the row stays in L1).
+      using elementwise::BinaryF32;
+      using elementwise::BinaryOpF32;
+      std::vector<float> buf(static_cast<size_t>(channels) * 4);
+      float* sq = buf.data();
+      float* s = sq + channels;
+      float* xs = s + channels;
+      float* shift = xs + channels;
+      const double n = static_cast<double>(channels);
+      for (int64_t r = begin; r < end; ++r) {
+        const float* row = xp + r * channels;
+        const float mean = static_cast<float>(simd::SumToDouble(row, channels) / n);
+        BinaryF32(BinaryOpF32::kSquaredDifference, row, false, &mean, true, sq, channels);
+        const float var = static_cast<float>(simd::SumToDouble(sq, channels) / n);
+        const float rs = 1.0f / std::sqrt(var + eps);
+        BinaryF32(BinaryOpF32::kMul, &rs, true, gp, g_scalar, s, channels);
+        BinaryF32(BinaryOpF32::kMul, row, false, s, false, xs, channels);
+        BinaryF32(BinaryOpF32::kMul, &mean, true, s, false, shift, channels);
+        BinaryF32(BinaryOpF32::kSub, bp, b_scalar, shift, false, shift, channels);
+        BinaryF32(BinaryOpF32::kAdd, xs, false, shift, false, op + r * channels, channels);
+      }
+    };
+    if (x.num_elements() < kParallelElements || rows <= 1 || ctx.pool().parallelism() == 1) {
+      run(0, rows);
+    } else {
+      ctx.pool().ParallelFor(rows, std::max<int64_t>(1, kParallelElements / channels), run);
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  const float epsilon_;
+};
+
+absl::StatusOr<std::unique_ptr<OpKernel>> CreateLayerNorm(const KernelConstruction& c) {
+  ASSIGN_OR_RETURN(float epsilon, GetFloatAttr(c.node(), "epsilon"));
+  return std::make_unique<LayerNormKernel>(epsilon);
+}
+
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateConvMaxPool(const KernelConstruction& c) {
   const Node& node = c.node();
   Node conv_node, pool_node;
@@ -1474,6 +1564,7 @@ void RegisterNnOps(OpRegistry& registry) {
   registry.Add("_FusedDepthwiseConv2dNative", {.factory = CreateConv<true, true>, .num_outputs = 1});
   registry.Add("_SavantDepthwisePointwise", {.factory = CreateDepthwisePointwise, .num_outputs = 1});
   registry.Add("_SavantConv2DMaxPool", {.factory = CreateConvMaxPool, .num_outputs = 1});
+  registry.Add("_SavantLayerNorm", {.factory = CreateLayerNorm, .num_outputs = 1});
 }
 
 }  // namespace savant::engine
