@@ -319,6 +319,13 @@ std::vector<float> NaiveEinsum(const std::string& in0, const Tensor& a, const st
   return std::vector<float>(acc.begin(), acc.end());
 }
 
+// The same for a whole two-operand equation "in0,in1->out".
+std::vector<float> NaiveEinsum(const std::string& eq, const Tensor& a, const Tensor& b, Shape* out_shape) {
+  const size_t comma = eq.find(','), arrow = eq.find("->");
+  return NaiveEinsum(eq.substr(0, comma), a, eq.substr(comma + 1, arrow - comma - 1), b, eq.substr(arrow + 2),
+                     out_shape);
+}
+
 TEST(EinsumTest, KerasEquationsMatchBruteForce) {
   struct Case {
     std::string eq;
@@ -333,10 +340,8 @@ TEST(EinsumTest, KerasEquationsMatchBruteForce) {
     SCOPED_TRACE(c.eq);
     const Tensor a = MakeTensor<float>(c.a, RandomVec(c.a.num_elements(), 8));
     const Tensor b = MakeTensor<float>(c.b, RandomVec(c.b.num_elements(), 9));
-    const size_t comma = c.eq.find(','), arrow = c.eq.find("->");
     Shape shape;
-    const auto want = NaiveEinsum(c.eq.substr(0, comma), a, c.eq.substr(comma + 1, arrow - comma - 1),
-                                  b, c.eq.substr(arrow + 2), &shape);
+    const auto want = NaiveEinsum(c.eq, a, b, &shape);
     OpTest t("Einsum");
     t.TypeAttr("T", DataType::kFloat).StringAttr("equation", c.eq).IntAttr("N", 2).Input(a).Input(b);
     auto out = t.Run();
@@ -361,10 +366,8 @@ TEST(EinsumTest, AttentionEquationsAtOddSizesOnTwoThreads) {
     SCOPED_TRACE(c.eq);
     const Tensor a = MakeTensor<float>(c.a, RandomVec(c.a.num_elements(), 21));
     const Tensor b = MakeTensor<float>(c.b, RandomVec(c.b.num_elements(), 22));
-    const size_t comma = c.eq.find(','), arrow = c.eq.find("->");
     Shape shape;
-    const auto want = NaiveEinsum(c.eq.substr(0, comma), a, c.eq.substr(comma + 1, arrow - comma - 1),
-                                  b, c.eq.substr(arrow + 2), &shape);
+    const auto want = NaiveEinsum(c.eq, a, b, &shape);
     for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
       OpTest t("Einsum");
       if (p != nullptr) t.UsePool(p);
