@@ -576,11 +576,11 @@ double Percentile(std::vector<double> v, double p) {
 }
 
 int Time(const fs::path& dir, int threads, double seconds, const std::string& only,
-         int64_t only_batch) {
+         int64_t only_batch, bool batch_split) {
   savant::ThreadPool::SetDefaultThreadCount(threads);
   for (const auto& m : Models()) {
     if (!only.empty() && m.name != only) continue;
-    auto model = savant::loader::Model::Load(dir / m.name / "1");
+    auto model = savant::loader::Model::Load(dir / m.name / "1", {.batch_split = batch_split});
     if (!model.ok()) {
       std::fprintf(stderr, "load %s: %s\n", m.name.c_str(), std::string(model.status().message()).c_str());
       return 1;
@@ -631,7 +631,7 @@ int Time(const fs::path& dir, int threads, double seconds, const std::string& on
 int main(int argc, char** argv) {
   if (argc < 3) {
     std::fprintf(stderr,
-                 "usage: model_bench generate DIR | time DIR --threads=T [--seconds=S] [--model=NAME] [--batch=1|32]\n");
+                 "usage: model_bench generate DIR | time DIR --threads=T [--seconds=S] [--model=NAME] [--batch=1|32] [--batch_split=0]\n");
     return 2;
   }
   const std::string cmd = argv[1];
@@ -640,15 +640,17 @@ int main(int argc, char** argv) {
   double seconds = 1.0;
   std::string only;
   int64_t only_batch = 0;
+  bool batch_split = true;
   for (int i = 3; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg.rfind("--threads=", 0) == 0) threads = std::stoi(arg.substr(10));
     if (arg.rfind("--seconds=", 0) == 0) seconds = std::stod(arg.substr(10));
     if (arg.rfind("--model=", 0) == 0) only = arg.substr(8);
     if (arg.rfind("--batch=", 0) == 0) only_batch = std::stoi(arg.substr(8));
+    if (arg == "--batch_split=0") batch_split = false;
   }
   if (cmd == "generate") return Generate(dir);
-  if (cmd == "time") return Time(dir, threads, seconds, only, only_batch);
+  if (cmd == "time") return Time(dir, threads, seconds, only, only_batch, batch_split);
   std::fprintf(stderr, "unknown command \"%s\"\n", cmd.c_str());
   return 2;
 }

@@ -51,6 +51,16 @@ struct FunctionSpec {
   // plan (engine/shape_inference.h) and fails with INVALID_ARGUMENT naming the node when known
   // dims cannot fit the op.
   std::vector<PartialShape> feed_shapes;
+  // Batch splitting (engine/batch_split.h). kAuto: when the plan's leading steps are row-wise
+  // (row i of their outputs depends only on row i of the feeds), a batch larger than what fits a
+  // core's L2 cache runs through them in slices of rows, the slices spread over the pool, each
+  // slice's steps on one thread; the steps after them run on the whole batch. Those leading steps
+  // stop before the first step whose weights outweigh a slice's activations, and must include an
+  // expensive step (Conv2D, MatMul, ...). kAlways: every leading row-wise step, in slices of
+  // `batch_split_rows` rows, whatever the cost (tests). kNever: whole batches only.
+  enum class BatchSplit { kAuto, kAlways, kNever };
+  BatchSplit batch_split = BatchSplit::kAuto;
+  int64_t batch_split_rows = 1;  // kAlways only
 };
 
 // Names of the variables that the nodes needed by (fetches, targets) may assign: TF1 Assign* on a
@@ -78,6 +88,13 @@ class Function {
   std::vector<std::string> step_ops() const;
   // True when Run uses the ready queue rather than plan order.
   bool runs_steps_in_parallel() const;
+  // Steps that run in slices of rows when the batch is larger than split_rows() (the first
+  // split_steps() steps of the plan; 0 when the plan never splits).
+  int split_steps() const;
+  int64_t split_rows() const;
+  // The smallest batch that splits (in kAuto, where the whole batch overflows the threads' share
+  // of the last-level cache).
+  int64_t split_min_batch() const;
   // The static shapes of the fetches, in the order of spec.fetches, inferred at compile time from
   // spec.feed_shapes; unknown dims are -1 and unknown ranks are UnknownRank().
   const std::vector<PartialShape>& fetch_shapes() const;
@@ -88,7 +105,11 @@ class Function {
   Function() = default;
   // Runs one step: resolves its inputs, computes it into `values`, and on error names the node.
   absl::Status RunStep(int step, std::span<const Tensor> feeds, Tensor* values,
-                       const RunOptions& options) const;
+                       const RunOptions& options, ThreadPool& pool) const;
+  // Runs the split steps over slices of the batch and leaves their values that later steps or
+  // fetches read in `values`, whole. False when this batch does not split, or a slice failed: the
+  // caller then runs every step on the whole batch (so errors read as they would unsplit).
+  bool RunSplit(std::span<const Tensor> feeds, Tensor* values, const RunOptions& options) const;
   // The ready-queue executor; leaves the fetched values in `values`.
   absl::Status RunInParallel(std::span<const Tensor> feeds, Tensor* values,
                              const RunOptions& options) const;

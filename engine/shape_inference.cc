@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
@@ -250,6 +251,34 @@ absl::StatusOr<PartialShape> InferWindowed(const Node& node, std::span<const Par
   return Dims(dims);
 }
 
+// One node of a fused pair (engine/fusion.h): `op` with the attrs under `prefix` (prefix stripped),
+// or with the unprefixed attrs when `prefix` is empty.
+Node PairPart(const Node& fused, std::string op, absl::string_view prefix) {
+  Node part;
+  part.name = fused.name;
+  part.op = std::move(op);
+  for (const auto& [key, value] : fused.attrs) {
+    if (prefix.empty() ? key.find('/') == std::string::npos : absl::StartsWith(key, prefix)) {
+      part.attrs[key.substr(prefix.size())] = value;
+    }
+  }
+  return part;
+}
+
+// _SavantDepthwisePointwise (depthwise inputs, then the pointwise filter) and _SavantConv2DMaxPool:
+// the first node's windowed shape rule, then the second's on its result.
+absl::StatusOr<PartialShape> InferFusedPair(const Node& node, std::span<const PartialShape> in) {
+  const bool pointwise = node.op == "_SavantDepthwisePointwise";
+  const Node first = PairPart(node, pointwise ? "_FusedDepthwiseConv2dNative" : "_FusedConv2D", "");
+  const Node second = pointwise ? PairPart(node, "Conv2D", "pw/") : PairPart(node, "MaxPool", "pool/");
+  const size_t filter = 2 + static_cast<size_t>(std::max<int64_t>(0, GetIntAttrOr(node, "num_args", 0)));
+  if (in.size() < 2 || (pointwise && in.size() <= filter)) return PartialShape::UnknownRank();
+  ASSIGN_OR_RETURN(PartialShape mid, InferWindowed(first, in.subspan(0, 2), {}));
+  std::vector<PartialShape> second_in = {mid};
+  if (pointwise) second_in.push_back(in[filter]);
+  return InferWindowed(second, second_in, {});
+}
+
 absl::StatusOr<PartialShape> InferReduction(const Node& node, const PartialShape& input,
                                             const Tensor* axes_value) {
   const bool keep_dims = GetBoolAttrOr(node, "keep_dims", false);
@@ -320,6 +349,8 @@ absl::StatusOr<PartialShape> InferFirstOutput(const Node& node, std::span<const 
       op == "_FusedDepthwiseConv2dNative" || op == "MaxPool" || op == "AvgPool") {
     return InferWindowed(node, in, constants);
   }
+  if (op == "_SavantDepthwisePointwise" || op == "_SavantConv2DMaxPool") return InferFusedPair(node, in);
+  if (op == "_SavantLayerNorm") return in.empty() ? PartialShape::UnknownRank() : in[0];
   if (op == "Shape") {
     return PartialShape{in[0].unknown_rank() ? kUnknown : static_cast<int64_t>(in[0].rank())};
   }

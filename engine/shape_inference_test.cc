@@ -152,6 +152,26 @@ TEST(ShapeInferenceTest, DepthwiseConvAndPooling) {
   EXPECT_SHAPE(Infer(pool, {{kQ, 27, 27, 8}}), {kQ, 14, 14, 8});
 }
 
+TEST(ShapeInferenceTest, SavantFusedPairsChainTheirTwoRules) {
+  // MobileNet's block: depthwise 3x3 stride 2 SAME on [?,48,48,32] -> [?,24,24,32] (TF:
+  // ceil(48/2)), batch norm args (4, num_args), then a 1x1 Conv2D filter [1,1,32,64].
+  Node dw_pw = MakeNode("_SavantDepthwisePointwise",
+                        {{"strides", IntList({1, 2, 2, 1})}, {"padding", Str("SAME")},
+                         {"num_args", Int(4)}, {"pw/strides", IntList({1, 1, 1, 1})},
+                         {"pw/padding", Str("VALID")}});
+  EXPECT_SHAPE(Infer(dw_pw, {{kQ, 48, 48, 32}, {3, 3, 32, 1}, {32}, {32}, {32}, {32}, {1, 1, 32, 64}}),
+               {kQ, 24, 24, 64});
+  // Keras MNIST: Conv2D 3x3 VALID [?,26,26,32] -> [?,24,24,64], MaxPool 2x2 VALID -> [?,12,12,64].
+  Node conv_pool = MakeNode("_SavantConv2DMaxPool",
+                            {{"strides", IntList({1, 1, 1, 1})}, {"padding", Str("VALID")},
+                             {"pool/ksize", IntList({1, 2, 2, 1})}, {"pool/strides", IntList({1, 2, 2, 1})},
+                             {"pool/padding", Str("VALID")}});
+  EXPECT_SHAPE(Infer(conv_pool, {{kQ, 26, 26, 32}, {3, 3, 32, 64}, {64}}), {kQ, 12, 12, 64});
+  // The pointwise filter must take the depthwise output's 32 channels.
+  EXPECT_FALSE(Infer(dw_pw, {{kQ, 48, 48, 32}, {3, 3, 32, 1}, {32}, {32}, {32}, {32}, {1, 1, 7, 64}}).ok());
+  EXPECT_SHAPE(Infer(MakeNode("_SavantLayerNorm"), {{kQ, 128, 256}, {256}, {256}}), {kQ, 128, 256});
+}
+
 TEST(ShapeInferenceTest, BroadcastingFollowsNumpyRules) {
   EXPECT_SHAPE(BroadcastShapes({kQ, 1}, {3}), {kQ, 3});
   EXPECT_SHAPE(BroadcastShapes({5, kQ, 1}, {7}), {5, kQ, 7});

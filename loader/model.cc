@@ -194,6 +194,7 @@ absl::StatusOr<std::unique_ptr<Model>> Model::Load(const std::filesystem::path& 
     spec.fold_variable_reads = true;
     spec.assigned_variables = assigned;
     spec.label = absl::StrCat("signature \"", sig.key, "\"");
+    if (!options.batch_split) spec.batch_split = engine::FunctionSpec::BatchSplit::kNever;
     // Static shapes: the declared input shapes (usually with an unknown batch dimension) flow
     // through the graph; the outputs must come out compatible with what the signature declares.
     for (const auto& b : sig.inputs) spec.feed_shapes.push_back(b.shape);

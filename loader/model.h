@@ -25,6 +25,9 @@ namespace savant::loader {
 
 struct ModelOptions {
   std::set<std::string> tags = {kServeTag};
+  // Run large batches through the signatures' leading row-wise layers in cache-sized slices
+  // (engine::FunctionSpec::batch_split); off only to measure the difference.
+  bool batch_split = true;
 };
 
 // A signature input or output: its alias (the signature's key), the graph tensor it names, and the

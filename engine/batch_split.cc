@@ -1,0 +1,291 @@
+#include "engine/batch_split.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+
+namespace savant::engine {
+namespace {
+
+// Element-wise ops of one input.
+bool IsUnary(absl::string_view op) {
+  static const absl::flat_hash_set<absl::string_view> kOps = {
+      "Abs", "Ceil", "Cos", "Cast", "Elu", "Erf", "Exp", "Floor", "Identity", "IsNan",
+      "LeakyRelu", "Log", "Log1p", "LogicalNot", "Neg", "OnesLike", "Reciprocal", "Relu",
+      "Relu6", "Round", "Rsqrt", "Selu", "Sigmoid", "Sign", "Sin", "Snapshot", "Softplus",
+      "Softsign", "Sqrt", "Square", "StopGradient", "Tanh", "ZerosLike"};
+  return kOps.contains(op);
+}
+
+// Element-wise ops with numpy broadcasting over all their inputs.
+bool IsBroadcasting(absl::string_view op) {
+  static const absl::flat_hash_set<absl::string_view> kOps = {
+      "Add", "AddN", "AddV2", "BiasAdd", "ClipByValue", "Div", "DivNoNan", "Equal",
+      "FakeQuantWithMinMaxVars", "FloorDiv", "FloorMod", "Greater", "GreaterEqual", "Less",
+      "LessEqual", "LogicalAnd", "LogicalOr", "Maximum", "Minimum", "Mul", "NotEqual", "Pow",
+      "RealDiv", "SelectV2", "SquaredDifference", "Sub"};
+  return kOps.contains(op);
+}
+
+// Ops whose input 0 is a batch of images (or rows) processed one by one, all other inputs
+// being weights: convolutions, pooling, inference batch norm and the fused forms.
+bool IsPerImage(absl::string_view op) {
+  static const absl::flat_hash_set<absl::string_view> kOps = {
+      "AvgPool", "Conv2D", "DepthwiseConv2dNative", "FusedBatchNorm", "FusedBatchNormV2",
+      "FusedBatchNormV3", "MaxPool", "ResizeBilinear", "ResizeNearestNeighbor", "_FusedConv2D",
+      "_FusedDepthwiseConv2dNative", "_SavantConv2DMaxPool", "_SavantDepthwisePointwise"};
+  return kOps.contains(op);
+}
+
+// Ops that reduce over the axes given by input 1 (a scalar or a list).
+bool IsReduction(absl::string_view op) {
+  static const absl::flat_hash_set<absl::string_view> kOps = {
+      "All", "Any", "ArgMax", "ArgMin", "Max", "Mean", "Min", "Prod", "Sum"};
+  return kOps.contains(op);
+}
+
+std::optional<std::vector<int64_t>> Ints(const Tensor* t) {
+  if (t == nullptr) return std::nullopt;
+  std::vector<int64_t> v;
+  if (t->dtype() == DataType::kInt32) {
+    for (int32_t x : t->flat<int32_t>()) v.push_back(x);
+  } else if (t->dtype() == DataType::kInt64) {
+    for (int64_t x : t->flat<int64_t>()) v.push_back(x);
+  } else {
+    return std::nullopt;
+  }
+  return v;
+}
+
+// `axis` in [-rank, rank) made non-negative; -1 when out of range.
+int64_t NormalizeAxis(int64_t axis, int rank) {
+  if (axis < -rank || axis >= rank) return -1;
+  return axis < 0 ? axis + rank : axis;
+}
+
+class Classifier {
+ public:
+  Classifier(const Node& node, std::span<const RowClass> inputs, std::span<const PartialShape> shapes,
+             std::span<const Tensor* const> constants, std::span<const PartialShape> outputs)
+      : node_(node), in_(inputs), shapes_(shapes), constants_(constants), outputs_(outputs) {}
+
+  std::vector<RowClass> Run() const {
+    std::vector<RowClass> out(outputs_.size(), RowClass::kOther);
+    bool any_rows = false;
+    for (RowClass c : in_) {
+      if (c == RowClass::kOther) return out;
+      any_rows = any_rows || c == RowClass::kRows;
+    }
+    if (!any_rows || out.empty()) return out;
+    const int outputs = RowWiseOutputs();
+    for (int p = 0; p < std::min<int>(outputs, static_cast<int>(out.size())); ++p) out[p] = RowClass::kRows;
+    return out;
+  }
+
+ private:
+  bool Rows(int i) const { return i < static_cast<int>(in_.size()) && in_[i] == RowClass::kRows; }
+  bool Constant(int i) const { return i < static_cast<int>(in_.size()) && in_[i] == RowClass::kConstant; }
+  int Rank(int i) const { return i < static_cast<int>(shapes_.size()) ? shapes_[i].rank() : -1; }
+  int OutRank() const { return outputs_.empty() ? -1 : outputs_[0].rank(); }
+  const Tensor* Const(int i) const { return i < static_cast<int>(constants_.size()) ? constants_[i] : nullptr; }
+  bool OnlyInput0Rows() const {
+    if (!Rows(0)) return false;
+    for (size_t i = 1; i < in_.size(); ++i) {
+      if (!Constant(static_cast<int>(i))) return false;
+    }
+    return true;
+  }
+  // Every input is either row-wise with the output's rank, or a constant that broadcasts along
+  // dim 0 (lower rank, or dim 0 of 1).
+  bool Broadcasts(int first, int last) const {
+    const int rank = OutRank();
+    if (rank < 1) return false;
+    for (int i = first; i < last; ++i) {
+      if (Rows(i)) {
+        if (Rank(i) != rank) return false;
+      } else if (Rank(i) < 0 || (Rank(i) == rank && shapes_[i].dim(0) != 1)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // How many leading outputs are row-wise (0: none).
+  int RowWiseOutputs() const {
+    const absl::string_view op = node_.op;
+    const int n = static_cast<int>(in_.size());
+    if (IsUnary(op)) return n == 1 && Rows(0) ? 1 : 0;
+    if (IsBroadcasting(op)) return Broadcasts(0, n) ? 1 : 0;
+    if (op == "Softmax" || op == "LogSoftmax" || op == "_SavantLayerNorm") {
+      return OnlyInput0Rows() && Rank(0) >= 2 ? 1 : 0;
+    }
+    if (IsPerImage(op)) {
+      if (absl::StartsWith(op, "FusedBatchNorm") && GetBoolAttrOr(node_, "is_training", true)) return 0;
+      // Weights, except that fused convolutions may add a residual input of the output's shape.
+      for (int i = 1; i < n; ++i) {
+        const bool residual = i >= 2 && absl::StartsWith(op, "_Fused") && Rows(i) && Rank(i) == OutRank();
+        if (!Constant(i) && !residual) return 0;
+      }
+      // FusedBatchNorm's other outputs are the (constant) statistics: not rows.
+      return Rows(0) ? 1 : 0;
+    }
+    if (op == "MatMul" || op == "_FusedMatMul") {
+      if (GetBoolAttrOr(node_, "transpose_a", false) || !Rows(0) || !Constant(1)) return 0;
+      for (int i = 2; i < n; ++i) {
+        if (!Constant(i) && !(Rows(i) && Rank(i) == 2)) return 0;
+      }
+      return 1;
+    }
+    if (IsReduction(op) || op == "Cumsum") {
+      const auto axes = Ints(Const(1));
+      const int rank = Rank(0);
+      if (!Rows(0) || !axes || rank < 1) return 0;
+      for (int64_t a : *axes) {
+        if (NormalizeAxis(a, rank) <= 0) return 0;
+      }
+      return 1;
+    }
+    if (op == "TopKV2") return OnlyInput0Rows() && Rank(0) >= 2 ? 2 : 0;
+    if (op == "Reshape") {
+      // To [-1, d1, ...] from rows holding d1*... elements: row i stays row i.
+      const auto target = Ints(Const(1));
+      if (!Rows(0) || !target || target->empty() || (*target)[0] != -1) return 0;
+      const int64_t row = RowBytes(shapes_[0], 1);
+      int64_t target_row = 1;
+      for (size_t i = 1; i < target->size(); ++i) {
+        if ((*target)[i] < 0) return 0;
+        target_row *= (*target)[i];
+      }
+      return row > 0 && row == target_row ? 1 : 0;
+    }
+    if (op == "ExpandDims") {
+      const auto axis = Ints(Const(1));
+      if (!OnlyInput0Rows() || !axis || axis->size() != 1 || Rank(0) < 0) return 0;
+      return NormalizeAxis((*axis)[0], Rank(0) + 1) >= 1 ? 1 : 0;
+    }
+    if (op == "Squeeze") {
+      auto dims = GetIntListAttr(node_, "squeeze_dims");
+      if (!Rows(0) || !dims.ok() || dims->empty() || Rank(0) < 0) return 0;
+      for (int64_t d : *dims) {
+        if (NormalizeAxis(d, Rank(0)) <= 0) return 0;
+      }
+      return 1;
+    }
+    if (op == "Transpose") {
+      const auto perm = Ints(Const(1));
+      return OnlyInput0Rows() && perm && !perm->empty() && (*perm)[0] == 0 ? 1 : 0;
+    }
+    if (op == "Pad" || op == "PadV2" || op == "MirrorPad") {
+      const auto pads = Ints(Const(1));
+      return OnlyInput0Rows() && pads && pads->size() >= 2 && (*pads)[0] == 0 && (*pads)[1] == 0 ? 1 : 0;
+    }
+    if (op == "Tile") {
+      const auto multiples = Ints(Const(1));
+      return OnlyInput0Rows() && multiples && !multiples->empty() && (*multiples)[0] == 1 ? 1 : 0;
+    }
+    if (op == "ConcatV2" || op == "Pack") {
+      const int values = op == "ConcatV2" ? n - 1 : n;
+      const int rank = OutRank();
+      std::optional<int64_t> axis;
+      if (op == "ConcatV2") {
+        const auto a = Ints(Const(n - 1));
+        if (a && a->size() == 1) axis = (*a)[0];
+      } else {
+        axis = GetIntAttrOr(node_, "axis", 0);
+      }
+      if (!axis || rank < 1) return 0;
+      for (int i = 0; i < values; ++i) {
+        if (!Rows(i) || Rank(i) != (op == "Pack" ? rank - 1 : rank)) return 0;
+      }
+      return NormalizeAxis(*axis, rank) >= 1 ? 1 : 0;
+    }
+    if (op == "Split" || op == "SplitV" || op == "Unpack") {
+      const int value = op == "Split" ? 1 : 0;
+      std::optional<int64_t> axis;
+      if (op == "Unpack") {
+        axis = GetIntAttrOr(node_, "axis", 0);
+      } else {
+        const auto a = Ints(Const(op == "Split" ? 0 : 2));
+        if (a && a->size() == 1) axis = (*a)[0];
+      }
+      for (int i = 0; i < n; ++i) {
+        if (i != value && !Constant(i)) return 0;
+      }
+      if (!Rows(value) || !axis || NormalizeAxis(*axis, Rank(value)) < 1) return 0;
+      return static_cast<int>(outputs_.size());
+    }
+    if (op == "Slice") {
+      const auto begin = Ints(Const(1)), size = Ints(Const(2));
+      return OnlyInput0Rows() && begin && size && !begin->empty() && !size->empty() &&
+                     (*begin)[0] == 0 && (*size)[0] == -1
+                 ? 1
+                 : 0;
+    }
+    if (op == "StridedSlice") {
+      // Dim 0 taken whole: the first spec entry has begin and end masked and stride 1.
+      const auto strides = Ints(Const(3));
+      const int64_t begin_mask = GetIntAttrOr(node_, "begin_mask", 0);
+      const int64_t end_mask = GetIntAttrOr(node_, "end_mask", 0);
+      const bool plain = GetIntAttrOr(node_, "ellipsis_mask", 0) == 0 &&
+                         GetIntAttrOr(node_, "new_axis_mask", 0) == 0 &&
+                         (GetIntAttrOr(node_, "shrink_axis_mask", 0) & 1) == 0;
+      return OnlyInput0Rows() && plain && (begin_mask & 1) && (end_mask & 1) && strides &&
+                     !strides->empty() && (*strides)[0] == 1
+                 ? 1
+                 : 0;
+    }
+    if (op == "GatherV2") {
+      // An embedding lookup: rows of indices into a constant table along axis 0.
+      const auto axis = Ints(Const(2));
+      return Constant(0) && Rows(1) && Rank(1) >= 1 && axis && axis->size() == 1 && (*axis)[0] == 0 &&
+                     GetIntAttrOr(node_, "batch_dims", 0) == 0
+                 ? 1
+                 : 0;
+    }
+    if (op == "OneHot") {
+      const int64_t axis = GetIntAttrOr(node_, "axis", -1);
+      return OnlyInput0Rows() && Rank(0) >= 1 && (axis == -1 || axis >= 1) ? 1 : 0;
+    }
+    return 0;
+  }
+
+  const Node& node_;
+  std::span<const RowClass> in_;
+  std::span<const PartialShape> shapes_;
+  std::span<const Tensor* const> constants_;
+  std::span<const PartialShape> outputs_;
+};
+
+}  // namespace
+
+std::vector<RowClass> ClassifyRows(const Node& node, std::span<const RowClass> inputs,
+                                   std::span<const PartialShape> input_shapes,
+                                   std::span<const Tensor* const> constants,
+                                   std::span<const PartialShape> output_shapes) {
+  return Classifier(node, inputs, input_shapes, constants, output_shapes).Run();
+}
+
+int64_t RowBytes(const PartialShape& shape, int64_t element_size) {
+  if (shape.rank() < 1) return -1;
+  int64_t bytes = element_size;
+  for (int i = 1; i < shape.rank(); ++i) {
+    if (shape.dim(i) < 0) return -1;
+    bytes *= shape.dim(i);
+  }
+  return bytes;
+}
+
+int64_t L2CacheBytes() {
+  static const int64_t bytes = [] {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return l2 > 0 ? static_cast<int64_t>(l2) : int64_t{1} << 20;
+  }();
+  return bytes;
+}
+
+}  // namespace savant::engine
