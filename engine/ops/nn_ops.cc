@@ -298,6 +298,9 @@ class ConvKernel final : public OpKernel {
     std::vector<float> bias;
     bool folded = false;  // packed/depthwise_filter and bias already include the fused args
     Shape filter_shape;
+    // Winograd path (3x3, stride 1, undilated, args folded, enough channels): the transformed
+    // filter's 16 planes, each a packed [in_c, out_c] matrix (simd::WinogradFilter).
+    std::vector<simd::PackedMatrix> winograd;
   };
 
   ConvKernel(DataType dtype, ConvAttrs attrs, bool depthwise, FusedOps fused, Prepared prepared)
@@ -396,6 +399,10 @@ class ConvKernel final : public OpKernel {
     simd::GemmParams p{.m = m, .n = g.out_c, .k = k, .lda = k, .packed_b = packed,
                        .c = out.data<float>(), .ldc = g.out_c, .bias = bias, .activation = act,
                        .alpha = alpha};
+    if (UsesWinograd(g)) {
+      WinogradConv(ctx, input, g, bias, act, alpha, /*max_pool=*/false, out);
+      return;
+    }
     const bool pointwise = g.kh == 1 && g.kw == 1 && attrs_.stride_h == 1 &&
                            attrs_.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 &&
                            g.out_h == g.in_h && g.out_w == g.in_w;
@@ -600,6 +607,97 @@ class ConvKernel final : public OpKernel {
   }
 
   const ConvAttrs& attrs() const { return attrs_; }
+
+  // True when this convolution runs by Winograd F(2x2, 3x3) for geometry `g` (ungrouped).
+  bool UsesWinograd(const ConvGeometry& g) const {
+    return !prepared_.winograd.empty() && g.in_c == prepared_.filter_shape.dim(2);
+  }
+
+  // The convolution by Winograd F(2x2, 3x3) (simd.h), in blocks of tiles whose 16 input and 16
+  // product planes stay in L2; blocks are the unit of parallelism. Tiles are numbered over the
+  // whole batch, so a block may span images. With `max_pool`, `out` receives the 2x2, stride-2
+  // VALID max pool of the convolution ([batch, out_h / 2, out_w / 2, out_c]): a pooling window is
+  // exactly one tile.
+  void WinogradConv(KernelContext& ctx, const Tensor& input, const ConvGeometry& g,
+                    const float* bias, Activation act, float alpha, bool max_pool, Tensor& out) const {
+    const int64_t tiles_h = max_pool ? g.out_h / 2 : (g.out_h + 1) / 2;
+    const int64_t tiles_w = max_pool ? g.out_w / 2 : (g.out_w + 1) / 2;
+    const int64_t per_image = tiles_h * tiles_w;
+    const int64_t total = g.batch * per_image;
+    if (total == 0) return;
+    const int64_t ci = g.in_c, co = g.out_c;
+    const int64_t fit = (192 << 10) / (16 * static_cast<int64_t>(sizeof(float)) * (ci + co));
+    const int64_t block = std::clamp<int64_t>(fit / 8 * 8, 8, 128);
+    const int64_t blocks = (total + block - 1) / block;
+    const int64_t panels = (co + simd::kPanelWidth - 1) / simd::kPanelWidth;
+    const float* in = input.data<float>();
+    float* o = out.data<float>();
+    // Plane strides one cache line more than the planes: at a multiple of 4 KiB the 16 planes
+    // would all map to the same L1 sets (32 tiles of 32 channels are exactly 4 KiB).
+    const int64_t v_plane = block * ci + 16, m_plane = block * co + 16;
+    auto run = [&](int64_t b0, int64_t b1) {
+      Tensor scratch(DataType::kFloat, Shape{16 * (v_plane + m_plane) + 16 * ci});
+      float* v = scratch.data<float>();
+      float* m = v + 16 * v_plane;
+      float* patch = m + 16 * m_plane;
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t t0 = b * block, nt = std::min(block, total - t0);
+        for (int64_t i = 0; i < nt; ++i) {
+          const int64_t t = t0 + i, n = t / per_image, ty = t % per_image / tiles_w, tx = t % tiles_w;
+          const int64_t y0 = 2 * ty - g.pad_top, x0 = 2 * tx - g.pad_left;
+          const float* image = in + n * g.in_h * g.in_w * ci;
+          const float* rows[4];
+          if (y0 >= 0 && x0 >= 0 && y0 + 4 <= g.in_h && x0 + 4 <= g.in_w) {
+            for (int r = 0; r < 4; ++r) rows[r] = image + ((y0 + r) * g.in_w + x0) * ci;
+          } else {
+            // Zero padding: SAME borders, and the pixels past the edge of an odd-sized output.
+            for (int r = 0; r < 4; ++r) {
+              float* pr = patch + r * 4 * ci;
+              for (int x = 0; x < 4; ++x) {
+                const int64_t iy = y0 + r, ix = x0 + x;
+                if (iy >= 0 && iy < g.in_h && ix >= 0 && ix < g.in_w) {
+                  std::memcpy(pr + x * ci, image + (iy * g.in_w + ix) * ci, ci * sizeof(float));
+                } else {
+                  std::memset(pr + x * ci, 0, ci * sizeof(float));
+                }
+              }
+              rows[r] = pr;
+            }
+          }
+          simd::WinogradInputTile(rows, ci, v + i * ci, v_plane);
+        }
+        for (int xi = 0; xi < 16; ++xi) {
+          const simd::GemmParams p{.m = nt, .n = co, .k = ci, .a = v + xi * v_plane, .lda = ci,
+                                   .packed_b = prepared_.winograd[xi].data(),
+                                   .c = m + xi * m_plane, .ldc = co};
+          simd::GemmTile(p, 0, nt, 0, panels);
+        }
+        for (int64_t i = 0; i < nt; ++i) {
+          const int64_t t = t0 + i, n = t / per_image, ty = t % per_image / tiles_w, tx = t % tiles_w;
+          simd::WinogradOutputParams op{.m = m + i * co, .m_stride = m_plane, .channels = co,
+                                        .bias = bias, .activation = act, .alpha = alpha,
+                                        .max_pool = max_pool};
+          if (max_pool) {
+            op.out[0] = o + ((n * tiles_h + ty) * tiles_w + tx) * co;
+          } else {
+            const int64_t y = 2 * ty, x = 2 * tx;
+            float* p00 = o + ((n * g.out_h + y) * g.out_w + x) * co;
+            const bool right = x + 1 < g.out_w, below = y + 1 < g.out_h;
+            op.out[0] = p00;
+            op.out[1] = right ? p00 + co : nullptr;
+            op.out[2] = below ? p00 + g.out_w * co : nullptr;
+            op.out[3] = right && below ? p00 + g.out_w * co + co : nullptr;
+          }
+          simd::WinogradOutputTile(op);
+        }
+      }
+    };
+    if (ctx.pool().parallelism() > 1 && blocks > 1) {
+      ctx.pool().ParallelFor(blocks, 1, run);
+    } else {
+      run(0, blocks);
+    }
+  }
   const FusedOps& fused() const { return fused_; }
   const Prepared& prepared() const { return prepared_; }
 
@@ -612,7 +710,11 @@ class ConvKernel final : public OpKernel {
 };
 
 // Packs (and folds into) constant filters at construction.
-ConvKernel::Prepared PrepareConv(const KernelConstruction& c, bool depthwise, const FusedOps& fused) {
+// Winograd F(2x2, 3x3) pays off once the per-tile GEMMs have enough channels to run at speed.
+constexpr int64_t kWinogradMinChannels = 16;
+
+ConvKernel::Prepared PrepareConv(const KernelConstruction& c, bool depthwise, const FusedOps& fused,
+                                 const ConvAttrs& attrs) {
   ConvKernel::Prepared prep;
   const Tensor* filter = c.constant_input(1);
   if (filter == nullptr || filter->dtype() != DataType::kFloat || filter->rank() != 4) return prep;
@@ -655,6 +757,13 @@ ConvKernel::Prepared PrepareConv(const KernelConstruction& c, bool depthwise, co
   } else {
     // Unfolded args (a computed bias or batch norm) are applied after the GEMM on the raw filter.
     prep.packed.emplace(w.data(), out_c, false, k, out_c);
+    if (fold && kh == 3 && kw == 3 && attrs.stride_h == 1 && attrs.stride_w == 1 &&
+        attrs.dilation_h == 1 && attrs.dilation_w == 1 && in_c >= kWinogradMinChannels &&
+        out_c >= kWinogradMinChannels) {
+      std::vector<float> u(16 * in_c * out_c);
+      simd::WinogradFilter(w.data(), in_c, out_c, u.data());
+      for (int xi = 0; xi < 16; ++xi) prep.winograd.emplace_back(u.data() + xi * in_c * out_c, out_c, false, in_c, out_c);
+    }
   }
   return prep;
 }
@@ -680,7 +789,7 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateConv(const KernelConstruction& c
     }
   }
   ConvKernel::Prepared prep;
-  if (dtype == DataType::kFloat) prep = PrepareConv(c, kDepthwise, fused);
+  if (dtype == DataType::kFloat) prep = PrepareConv(c, kDepthwise, fused, attrs);
   return std::make_unique<ConvKernel>(dtype, attrs, kDepthwise, fused, std::move(prep));
 }
 
@@ -1360,6 +1469,12 @@ class ConvMaxPoolKernel final : public OpKernel {
     const int64_t ph = g.out_h / pool_h_, pw = g.out_w / pool_w_;
     Tensor& out = ctx.allocate_output(0, DataType::kFloat, Shape{g.batch, ph, pw, g.out_c});
     if (out.num_elements() == 0) return absl::OkStatus();
+    if (pool_h_ == 2 && pool_w_ == 2 && conv_->UsesWinograd(g)) {
+      conv_->WinogradConv(ctx, x, g, cp.bias.empty() ? nullptr : cp.bias.data(),
+                          conv_->fused().activation, conv_->fused().leakyrelu_alpha,
+                          /*max_pool=*/true, out);
+      return absl::OkStatus();
+    }
     Tensor padded;
     int64_t row_width;
     const float* base = conv_->RowConvInput(x, g, &padded, &row_width);

@@ -1,9 +1,11 @@
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "engine/ops/op_test_util.h"
 #include "engine/simd/simd.h"
 #include "gtest/gtest.h"
@@ -114,12 +116,14 @@ OpTest& ConvAttrs(OpTest& t, const ConvSpec& s) {
 }
 
 absl::StatusOr<Tensor> RunConv(const ConvSpec& s, const std::vector<float>& in,
-                               const std::vector<float>& f, ThreadPool* pool = nullptr) {
+                               const std::vector<float>& f, ThreadPool* pool = nullptr,
+                               bool constant_filter = false) {
   OpTest t(s.depthwise ? "DepthwiseConv2dNative" : "Conv2D");
   ConvAttrs(t, s)
       .Input(MakeTensor<float>({s.n, s.h, s.w, s.c}, in))
       .Input(MakeTensor<float>({s.kh, s.kw, s.c, s.out_c}, f))
-      .UsePool(pool);
+      .UsePool(pool)
+      .ConstantWeights(constant_filter);
   auto out = t.Run();
   if (!out.ok()) return out.status();
   return (*out)[0];
@@ -182,15 +186,88 @@ TEST(Conv2DTest, MatchesReferenceAcrossGeometries) {
       {.n = 1, .h = 2, .w = 4, .c = 32, .kh = 2, .kw = 1, .out_c = 2, .padding = "EXPLICIT",
        .explicit_paddings = {0, 0, 3, 0, 0, 0, 0, 0}},
       {.n = 2, .h = 26, .w = 26, .c = 32, .kh = 3, .kw = 3, .out_c = 64},  // the MNIST CNN's 2nd
+      // 3x3 stride 1 with >= 16 channels: Winograd F(2x2, 3x3) with a constant filter. Odd output
+      // sizes (half-empty edge tiles), SAME and EXPLICIT borders, one tile, half a tile.
+      {.n = 2, .h = 7, .w = 6, .c = 16, .kh = 3, .kw = 3, .out_c = 16, .padding = "SAME"},
+      {.n = 1, .h = 9, .w = 8, .c = 17, .kh = 3, .kw = 3, .out_c = 33, .padding = "SAME"},
+      {.n = 3, .h = 8, .w = 11, .c = 24, .kh = 3, .kw = 3, .out_c = 20},
+      {.n = 1, .h = 6, .w = 5, .c = 16, .kh = 3, .kw = 3, .out_c = 16, .padding = "EXPLICIT",
+       .explicit_paddings = {0, 0, 2, 1, 0, 3, 0, 0}},
+      {.n = 1, .h = 4, .w = 4, .c = 16, .kh = 3, .kw = 3, .out_c = 16},
+      {.n = 2, .h = 3, .w = 3, .c = 48, .kh = 3, .kw = 3, .out_c = 16},
+      // Many tiles over the batch: blocks of tiles that span images.
+      {.n = 5, .h = 13, .w = 12, .c = 16, .kh = 3, .kw = 3, .out_c = 40, .padding = "SAME"},
   };
   for (const ConvSpec& s : specs) {
     const auto in = Random(s.n * s.h * s.w * s.c, 1), f = Random(s.kh * s.kw * s.c * s.out_c, 2);
     Shape shape;
     const auto want = NaiveConv(s, in, f, &shape);
+    for (bool constant_filter : {false, true}) {
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        SCOPED_TRACE(absl::StrCat("c=", s.c, " out_c=", s.out_c, " ", s.padding, " constant filter ",
+                                  constant_filter, " pool ", p != nullptr));
+        auto got = RunConv(s, in, f, p, constant_filter);
+        ASSERT_TRUE(got.ok()) << got.status();
+        ExpectNear(*got, shape, want, 1e-5);
+      }
+    }
+  }
+}
+
+// The Keras CNN's Conv2D + MaxPooling2D fused (engine/fusion.h), with constant weights as a loaded
+// model has them: against the reference convolution, bias, ReLU and a 2x2 max pool. With 16 or
+// more channels the convolution runs by Winograd and pools each output tile; odd convolution
+// outputs leave a row and column that VALID pooling drops.
+TEST(ConvMaxPoolTest, MatchesConvolutionBiasReluPool) {
+  ThreadPool pool(2);
+  for (const ConvSpec& s : std::vector<ConvSpec>{
+           {.n = 2, .h = 12, .w = 12, .c = 32, .kh = 3, .kw = 3, .out_c = 64},
+           {.n = 3, .h = 9, .w = 8, .c = 16, .kh = 3, .kw = 3, .out_c = 20},  // conv 7x6
+           {.n = 1, .h = 8, .w = 7, .c = 17, .kh = 3, .kw = 3, .out_c = 16, .padding = "SAME"},
+           {.n = 2, .h = 10, .w = 10, .c = 4, .kh = 3, .kw = 3, .out_c = 8}}) {  // direct
+    SCOPED_TRACE(absl::StrCat("c=", s.c, " out_c=", s.out_c, " ", s.padding));
+    const auto in = Random(s.n * s.h * s.w * s.c, 21), f = Random(s.kh * s.kw * s.c * s.out_c, 22);
+    const auto bias = Random(s.out_c, 23);
+    Shape conv_shape;
+    const auto conv = NaiveConv(s, in, f, &conv_shape);
+    const int64_t oh = conv_shape.dim(1), ow = conv_shape.dim(2), oc = s.out_c;
+    const int64_t ph = oh / 2, pw = ow / 2;
+    std::vector<float> want;
+    for (int64_t b = 0; b < s.n; ++b) {
+      for (int64_t y = 0; y < ph; ++y) {
+        for (int64_t x = 0; x < pw; ++x) {
+          for (int64_t o = 0; o < oc; ++o) {
+            float m = -std::numeric_limits<float>::infinity();
+            for (int64_t dy = 0; dy < 2; ++dy) {
+              for (int64_t dx = 0; dx < 2; ++dx) {
+                const float v = conv[((b * oh + 2 * y + dy) * ow + 2 * x + dx) * oc + o] + bias[o];
+                m = std::max(m, std::max(v, 0.0f));
+              }
+            }
+            want.push_back(m);
+          }
+        }
+      }
+    }
     for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
-      auto got = RunConv(s, in, f, p);
-      ASSERT_TRUE(got.ok()) << got.status();
-      ExpectNear(*got, shape, want, 1e-5);
+      OpTest t("_SavantConv2DMaxPool");
+      ConvAttrs(t, s).Input(MakeTensor<float>({s.n, s.h, s.w, s.c}, in))
+          .Input(MakeTensor<float>({s.kh, s.kw, s.c, s.out_c}, f))
+          .Input(MakeTensor<float>({oc}, bias))
+          .IntAttr("num_args", 1)
+          .IntListAttr("pool/ksize", {1, 2, 2, 1})
+          .IntListAttr("pool/strides", {1, 2, 2, 1})
+          .StringAttr("pool/padding", "VALID")
+          .TypeAttr("pool/T", DataType::kFloat)
+          .UsePool(p)
+          .ConstantWeights();
+      tensorflow::AttrValue list;
+      list.mutable_list()->add_s("BiasAdd");
+      list.mutable_list()->add_s("Relu");
+      t.Attr("fused_ops", list);
+      auto out = t.Run();
+      ASSERT_TRUE(out.ok()) << out.status();
+      ExpectNear((*out)[0], Shape{s.n, ph, pw, oc}, want, 1e-5);
     }
   }
 }

@@ -153,7 +153,12 @@ class OpTest {
     if (kernel_ != nullptr) return absl::OkStatus();
     std::vector<DataType> dtypes;
     for (const auto& t : inputs_) dtypes.push_back(t->dtype());
-    KernelConstruction c(node_, {}, dtypes);
+    std::vector<const Tensor*> constants;
+    if (constant_weights_) {
+      constants.push_back(nullptr);
+      for (size_t i = 1; i < inputs_.size(); ++i) constants.push_back(inputs_[i].get());
+    }
+    KernelConstruction c(node_, constants, dtypes);
     auto kernel = CreateKernel(OpRegistry::Global(), c);
     if (!kernel.ok()) return kernel.status();
     kernel_ = *std::move(kernel);
@@ -183,6 +188,12 @@ class OpTest {
   }
   std::shared_ptr<ResourceManager> shared_resources() const { return resources_; }
   RunOptions& run_options() { return run_options_; }
+  // Shows the kernel inputs 1.. as compile-time constants when it is built, as a model's weights
+  // are, so it takes its load-time paths (packed or transformed filters, folded args).
+  OpTest& ConstantWeights(bool constant = true) {
+    constant_weights_ = constant;
+    return *this;
+  }
   // Runs on `pool` (not owned) instead of an inline pool, to exercise intra-op splitting.
   OpTest& UsePool(ThreadPool* pool) {
     pool_ = pool;
@@ -195,6 +206,7 @@ class OpTest {
   std::unique_ptr<OpKernel> kernel_;
   std::unique_ptr<ThreadPool> inline_pool_ = std::make_unique<ThreadPool>(0);
   ThreadPool* pool_ = nullptr;
+  bool constant_weights_ = false;
   std::shared_ptr<ResourceManager> resources_ = std::make_shared<ResourceManager>();
   RunOptions run_options_;
 };

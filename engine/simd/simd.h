@@ -167,6 +167,32 @@ struct PoolRowParams {
 void MaxPoolRow(const PoolRowParams& p);
 void AvgPoolRow(const PoolRowParams& p);
 
+// ---- Winograd F(2x2, 3x3) (winograd.cc) ----
+//
+// A 3x3, stride-1 convolution in tiles of 2x2 output pixels: each tile's 4x4 input pixels are
+// transformed (WinogradInputTile) into 16 planes, plane xi multiplied by the transformed filter's
+// plane xi (16 GEMMs of [tiles, in_c] x [in_c, out_c]), and the 16 products transformed back
+// (WinogradOutputTile) into the tile's 4 output pixels.
+
+// U (16 planes of [in_c, out_c], plane stride in_c * out_c) from an HWIO [3, 3, in_c, out_c] filter.
+void WinogradFilter(const float* filter, int64_t in_c, int64_t out_c, float* u);
+// rows[r] points at input row r of the tile: 4 consecutive pixels of `channels` floats. Writes
+// plane xi of the tile at v + xi * v_stride (`channels` floats).
+void WinogradInputTile(const float* const* rows, int64_t channels, float* v, int64_t v_stride);
+struct WinogradOutputParams {
+  const float* m = nullptr;  // plane xi of the tile's products at m + xi * m_stride
+  int64_t m_stride = 0;
+  int64_t channels = 0;
+  const float* bias = nullptr;  // [channels] or null
+  Activation activation = Activation::kNone;
+  float alpha = 0.2f;
+  // Pixels (0,0), (0,1), (1,0), (1,1) of the tile; null ones (outside the output) are skipped.
+  float* out[4] = {nullptr, nullptr, nullptr, nullptr};
+  // Store only the max of the four pixels (after bias and activation) to out[0]: a 2x2 MaxPool.
+  bool max_pool = false;
+};
+void WinogradOutputTile(const WinogradOutputParams& p);
+
 // ---- Benchmark support ----
 
 // Runs `iterations` of a dependency-free block of vector FMAs on the calling thread and returns

@@ -401,6 +401,63 @@ TEST_P(SimdTest, PoolRowsSkipPaddingAndAverageOverValidTaps) {
   }
 }
 
+// Winograd F(2x2, 3x3) on one tile: input transform, the 16 per-plane products by the transformed
+// filter (done here in double), output transform; against the direct 3x3 convolution of the 4x4
+// input block (its 2x2 VALID outputs), then with bias, ReLU and the 2x2 max pool.
+TEST_P(SimdTest, WinogradTileEqualsDirectConvolution) {
+  for (int64_t ci : Lengths()) {
+    if (ci == 0 || ci > 100) continue;
+    const int64_t co = ci + 3;
+    SCOPED_TRACE("in_c=" + std::to_string(ci));
+    const auto x = Random(16 * ci), f = Random(9 * ci * co, -1, 1), bias = Random(co);
+    std::vector<float> u(16 * ci * co);
+    WinogradFilter(f.data(), ci, co, u.data());
+    const float* rows[4];
+    for (int r = 0; r < 4; ++r) rows[r] = x.data() + r * 4 * ci;
+    const int64_t v_stride = ci + 5;  // planes need not be contiguous
+    std::vector<float> v(16 * v_stride);
+    WinogradInputTile(rows, ci, v.data(), v_stride);
+    const int64_t m_stride = co + 7;
+    std::vector<float> m(16 * m_stride);
+    for (int xi = 0; xi < 16; ++xi) {
+      for (int64_t o = 0; o < co; ++o) {
+        double sum = 0;
+        for (int64_t c = 0; c < ci; ++c) sum += double(v[xi * v_stride + c]) * u[xi * ci * co + c * co + o];
+        m[xi * m_stride + o] = static_cast<float>(sum);
+      }
+    }
+    std::vector<float> y(4 * co, -1.0f), pooled(co, -1.0f);
+    WinogradOutputParams p{.m = m.data(), .m_stride = m_stride, .channels = co};
+    for (int k = 0; k < 4; ++k) p.out[k] = y.data() + k * co;
+    WinogradOutputTile(p);
+    p.bias = bias.data();
+    p.activation = Activation::kRelu;
+    p.max_pool = true;
+    p.out[0] = pooled.data();
+    p.out[1] = p.out[2] = p.out[3] = nullptr;
+    WinogradOutputTile(p);
+    for (int64_t o = 0; o < co; ++o) {
+      double best = 0;  // ReLU: the pool of non-negative values is at least 0
+      for (int oy = 0; oy < 2; ++oy) {
+        for (int ox = 0; ox < 2; ++ox) {
+          double sum = 0;
+          for (int ky = 0; ky < 3; ++ky) {
+            for (int kx = 0; kx < 3; ++kx) {
+              for (int64_t c = 0; c < ci; ++c) {
+                sum += double(x[((oy + ky) * 4 + ox + kx) * ci + c]) * f[((ky * 3 + kx) * ci + c) * co + o];
+              }
+            }
+          }
+          ExpectClose(y[(oy * 2 + ox) * co + o], sum, 1e-5 * std::sqrt(double(ci)),
+                      "y" + std::to_string(oy) + std::to_string(ox) + " channel " + std::to_string(o));
+          best = std::max(best, sum + bias[o]);
+        }
+      }
+      ExpectClose(pooled[o], best, 1e-5 * std::sqrt(double(ci)), "pooled channel " + std::to_string(o));
+    }
+  }
+}
+
 TEST(SimdIsaTest, ForceIsaRejectsUnknownNamesAndListsAllowed) {
   const absl::Status st = ForceIsa("neon");
   EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);

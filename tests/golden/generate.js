@@ -910,7 +910,12 @@ for (const [name, x, f, strides, pad, dil] of [
   ['valid_stride2_odd', [1, 10, 9, 1], [4, 2, 1, 2], [2, 3], 'VALID', [1, 1]],
   ['dilated_same', [1, 8, 8, 2], [3, 3, 2, 2], [1, 1], 'SAME', [2, 2]],
   ['pointwise', [1, 5, 5, 8], [1, 1, 8, 16], [1, 1], 'VALID', [1, 1]],
-  ['mobilenet_first', [1, 32, 24, 1], [3, 3, 1, 8], [2, 2], 'SAME', [1, 1]]]) {
+  ['mobilenet_first', [1, 32, 24, 1], [3, 3, 1, 8], [2, 2], 'SAME', [1, 1]],
+  // 3x3 stride 1 with >= 16 channels: with a constant filter Savant runs these by Winograd
+  // F(2x2, 3x3); odd output sizes leave half-empty tiles at the right and bottom edges.
+  ['winograd_valid', [2, 9, 8, 16], [3, 3, 16, 16], [1, 1], 'VALID', [1, 1]],
+  ['winograd_same_odd', [1, 7, 9, 17], [3, 3, 17, 20], [1, 1], 'SAME', [1, 1]],
+  ['winograd_wide', [1, 6, 6, 40], [3, 3, 40, 33], [1, 1], 'VALID', [1, 1]]]) {
   tfjsCase('Conv2D', name, {
     attrs: {...T('DT_FLOAT'), strides: A.ilist([1, ...strides, 1]), padding: A.s(pad),
             dilations: A.ilist([1, ...dil, 1]), data_format: A.s('NHWC'), use_cudnn_on_gpu: A.b(true),
@@ -1022,14 +1027,16 @@ for (const [name, x, eps] of [['nhwc', [2, 4, 3, 5], 0.001], ['eps_1e-5', [1, 3,
 tolerance('FusedBatchNormV3', 1e-5, 1e-5);
 for (const [name, act] of [['bias_relu', 'relu'], ['bias_relu6', 'relu6'], ['bias_only', 'linear']]) {
   const fused = act === 'linear' ? ['BiasAdd'] : ['BiasAdd', act === 'relu' ? 'Relu' : 'Relu6'];
-  tfjsCase('_FusedConv2D', name, {
-    attrs: {...T('DT_FLOAT'), num_args: A.i(1), strides: A.ilist([1, 1, 1, 1]), padding: A.s('SAME'),
-            dilations: A.ilist([1, 1, 1, 1]), data_format: A.s('NHWC'), use_cudnn_on_gpu: A.b(true),
-            explicit_paddings: A.ilist([]), fused_ops: A.slist(fused), epsilon: A.f(0.0001),
-            leakyrelu_alpha: A.f(0.2)},
-    inputs: [F([1, 5, 5, 3], floats([1, 5, 5, 3])), F([3, 3, 3, 4], floats([3, 3, 3, 4], -1, 1)),
-             F([4], floats([4]))],
-    fn: (x, f, b) => tf.fused.conv2d({x, filter: f, bias: b, strides: 1, pad: 'same', activation: act})});
+  for (const [suffix, x, f] of [['', [1, 5, 5, 3], [3, 3, 3, 4]],
+                                ['_winograd', [2, 7, 6, 16], [3, 3, 16, 24]]]) {
+    tfjsCase('_FusedConv2D', name + suffix, {
+      attrs: {...T('DT_FLOAT'), num_args: A.i(1), strides: A.ilist([1, 1, 1, 1]), padding: A.s('SAME'),
+              dilations: A.ilist([1, 1, 1, 1]), data_format: A.s('NHWC'), use_cudnn_on_gpu: A.b(true),
+              explicit_paddings: A.ilist([]), fused_ops: A.slist(fused), epsilon: A.f(0.0001),
+              leakyrelu_alpha: A.f(0.2)},
+      inputs: [F(x, floats(x)), F(f, floats(f, -1, 1)), F([f[3]], floats([f[3]]))],
+      fn: (xx, ff, b) => tf.fused.conv2d({x: xx, filter: ff, bias: b, strides: 1, pad: 'same', activation: act})});
+  }
   tfjsCase('_FusedMatMul', name, {
     attrs: {...T('DT_FLOAT'), num_args: A.i(1), transpose_a: A.b(false), transpose_b: A.b(false),
             fused_ops: A.slist(fused), epsilon: A.f(0.0001), leakyrelu_alpha: A.f(0.2)},

@@ -22,6 +22,7 @@
 #include "engine/ops/ops.h"
 #include "engine/resource_manager.h"
 #include "engine/tensor.h"
+#include "engine/tensor_proto.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 #include "tensorflow/core/framework/graph.pb.h"
@@ -269,9 +270,13 @@ absl::StatusCode ParseCode(const std::string& code) {
   return absl::StatusCode::kUnknown;
 }
 
-// Builds, compiles and runs one case; returns the run's status and fills `outputs`.
+// Builds, compiles and runs one case; returns the run's status and fills `outputs`. With
+// `constant_weights`, inputs after the first are Const nodes instead of Placeholders, as a model's
+// weights are: kernels then take their load-time paths (packed filters, folded batch norms,
+// Winograd transforms) instead of the per-call ones.
 absl::Status RunCase(const std::string& op, const rapidjson::Value& c, std::vector<Tensor>* inputs,
-                     std::vector<int>* ports, std::vector<Tensor>* outputs) {
+                     std::vector<int>* ports, std::vector<Tensor>* outputs,
+                     bool constant_weights = false) {
   tensorflow::GraphDef graph_def;
   tensorflow::NodeDef* node = nullptr;
   FunctionSpec spec;
@@ -282,10 +287,16 @@ absl::Status RunCase(const std::string& op, const rapidjson::Value& c, std::vect
     inputs->push_back(*std::move(t));
     tensorflow::NodeDef* p = graph_def.add_node();
     p->set_name(absl::StrCat("input", i));
-    p->set_op("Placeholder");
     (*p->mutable_attr())["dtype"].set_type(static_cast<tensorflow::DataType>(inputs->back().dtype()));
+    if (constant_weights && i > 0) {
+      p->set_op("Const");
+      TensorToProto(inputs->back(), (*p->mutable_attr())["value"].mutable_tensor());
+      continue;
+    }
+    p->set_op("Placeholder");
     spec.feeds.push_back(absl::StrCat("input", i, ":0"));
   }
+  if (constant_weights && inputs->size() > 1) inputs->resize(1);
   node = graph_def.add_node();
   node->set_name("node");
   node->set_op(op);
@@ -330,29 +341,33 @@ TEST_P(GoldenTest, MatchesGolden) {
   ASSERT_NE(OpRegistry::Global().Find(op), nullptr)
       << "op \"" << op << "\" has goldens but no registered kernel";
   const Tolerance file_tol = ParseTolerance(doc["tolerance"], {1e-5, 1e-6});
-  for (const auto& c : doc["cases"].GetArray()) {
-    const std::string name = c["name"].GetString();
-    SCOPED_TRACE(absl::StrCat(op, "/", name, " (", c["source"].GetString(), ")"));
-    std::vector<Tensor> inputs, outputs;
-    std::vector<int> ports;
-    absl::Status status = RunCase(op, c, &inputs, &ports, &outputs);
-    if (c.HasMember("error")) {
-      const auto& e = c["error"];
-      EXPECT_EQ(status.code(), ParseCode(e["code"].GetString())) << status;
-      EXPECT_NE(status.message().find(e["message"].GetString()), absl::string_view::npos)
-          << "message \"" << status.message() << "\" lacks \"" << e["message"].GetString()
-          << "\"";
-      continue;
-    }
-    ASSERT_TRUE(status.ok()) << status;
-    const Tolerance tol = c.HasMember("tolerance") ? ParseTolerance(c["tolerance"], file_tol)
-                                                   : file_tol;
-    for (const auto& o : c["outputs"].GetArray()) {
-      const int port = o["port"].GetInt();
-      auto want = ParseTensor(o);
-      ASSERT_TRUE(want.ok()) << want.status();
-      ASSERT_LT(static_cast<size_t>(port), outputs.size());
-      ExpectMatches(outputs[port], *want, tol, absl::StrCat("output ", port));
+  // Each case twice: every input fed, then the inputs after the first as constants.
+  for (bool constant_weights : {false, true}) {
+    for (const auto& c : doc["cases"].GetArray()) {
+      const std::string name = c["name"].GetString();
+      SCOPED_TRACE(absl::StrCat(op, "/", name, " (", c["source"].GetString(), ")",
+                                constant_weights ? " with constant weights" : ""));
+      std::vector<Tensor> inputs, outputs;
+      std::vector<int> ports;
+      absl::Status status = RunCase(op, c, &inputs, &ports, &outputs, constant_weights);
+      if (c.HasMember("error")) {
+        const auto& e = c["error"];
+        EXPECT_EQ(status.code(), ParseCode(e["code"].GetString())) << status;
+        EXPECT_NE(status.message().find(e["message"].GetString()), absl::string_view::npos)
+            << "message \"" << status.message() << "\" lacks \"" << e["message"].GetString()
+            << "\"";
+        continue;
+      }
+      ASSERT_TRUE(status.ok()) << status;
+      const Tolerance tol = c.HasMember("tolerance") ? ParseTolerance(c["tolerance"], file_tol)
+                                                     : file_tol;
+      for (const auto& o : c["outputs"].GetArray()) {
+        const int port = o["port"].GetInt();
+        auto want = ParseTensor(o);
+        ASSERT_TRUE(want.ok()) << want.status();
+        ASSERT_LT(static_cast<size_t>(port), outputs.size());
+        ExpectMatches(outputs[port], *want, tol, absl::StrCat("output ", port));
+      }
     }
   }
 }
