@@ -56,8 +56,10 @@ struct FunctionSpec {
   // core's L2 cache runs through them in slices of rows, the slices spread over the pool, each
   // slice's steps on one thread; the steps after them run on the whole batch. Those leading steps
   // stop before the first step whose weights outweigh a slice's activations, and must include an
-  // expensive step (Conv2D, MatMul, ...). kAlways: every leading row-wise step, in slices of
-  // `batch_split_rows` rows, whatever the cost (tests). kNever: whole batches only.
+  // expensive step (Conv2D, MatMul, ...); only batches whose largest such step overflows the
+  // threads' share of the last-level cache split (split_min_batch()). kAlways: every leading
+  // row-wise step, in slices of `batch_split_rows` rows, any batch larger than one slice, whatever
+  // the cost (tests). kNever: whole batches only.
   enum class BatchSplit { kAuto, kAlways, kNever };
   BatchSplit batch_split = BatchSplit::kAuto;
   int64_t batch_split_rows = 1;  // kAlways only

@@ -285,21 +285,32 @@ int DepthwisePointwiseConsumer(const Graph& g, const Uses& uses, const std::vect
   return pw;
 }
 
+// One node for a pair (first -> second) of engine/fusion.h's _Savant pairs, named after the
+// second so consumers keep referring to it: `op`, the first node's inputs, then the second's
+// inputs after its first (which was the first node's output); both nodes' control inputs; the
+// first node's attrs and the second's under `prefix`.
+Node MergePair(const Node& first, const Node& second, const std::string& op,
+               const std::string& prefix) {
+  Node fused;
+  fused.name = second.name;
+  fused.op = op;
+  fused.device = second.device;
+  fused.inputs = first.inputs;
+  if (!second.inputs.empty()) {
+    fused.inputs.insert(fused.inputs.end(), second.inputs.begin() + 1, second.inputs.end());
+  }
+  fused.control_inputs = first.control_inputs;
+  fused.control_inputs.insert(fused.control_inputs.end(), second.control_inputs.begin(),
+                              second.control_inputs.end());
+  fused.attrs = first.attrs;
+  for (const auto& [key, value] : second.attrs) fused.attrs[prefix + key] = value;
+  return fused;
+}
+
 // The _SavantDepthwisePointwise node of a pair (see ops/nn_ops.cc): the depthwise node's inputs
 // and attrs, then the Conv2D's filter and args, its attrs under "pw/", and the Conv2D's name.
 Node FuseDepthwisePointwise(const Node& dw, const Node& pw) {
-  Node fused;
-  fused.name = pw.name;
-  fused.op = "_SavantDepthwisePointwise";
-  fused.device = pw.device;
-  fused.inputs = dw.inputs;
-  fused.inputs.insert(fused.inputs.end(), pw.inputs.begin() + 1, pw.inputs.end());
-  fused.control_inputs = dw.control_inputs;
-  fused.control_inputs.insert(fused.control_inputs.end(), pw.control_inputs.begin(),
-                              pw.control_inputs.end());
-  fused.attrs = dw.attrs;
-  for (const auto& [key, value] : pw.attrs) fused.attrs["pw/" + key] = value;
-  return fused;
+  return MergePair(dw, pw, "_SavantDepthwisePointwise", "pw/");
 }
 
 // The MaxPool that is the only consumer of convolution `conv` (Conv2D or _FusedConv2D), when the
@@ -335,17 +346,7 @@ bool HasPair(const Graph& g, const Uses& uses, const std::vector<bool>& kept) {
 // The _SavantConv2DMaxPool node of a pair (see ops/nn_ops.cc): the convolution's inputs and attrs,
 // the MaxPool's attrs under "pool/", and the MaxPool's name.
 Node FuseConvMaxPool(const Node& conv, const Node& pool) {
-  Node fused;
-  fused.name = pool.name;
-  fused.op = "_SavantConv2DMaxPool";
-  fused.device = pool.device;
-  fused.inputs = conv.inputs;
-  fused.control_inputs = conv.control_inputs;
-  fused.control_inputs.insert(fused.control_inputs.end(), pool.control_inputs.begin(),
-                              pool.control_inputs.end());
-  fused.attrs = conv.attrs;
-  for (const auto& [key, value] : pool.attrs) fused.attrs["pool/" + key] = value;
-  return fused;
+  return MergePair(conv, pool, "_SavantConv2DMaxPool", "pool/");
 }
 
 }  // namespace
