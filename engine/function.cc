@@ -800,8 +800,12 @@ bool Function::RunSplit(std::span<const Tensor> feeds, Tensor* values,
   if (first.rank() < 1) return false;
   const int64_t batch = first.dim(0);
   for (int f : plan.split_feeds) {
+    // The split was planned from the static feed shapes: a feed that does not fit them (callers
+    // that skip the signature's checks) runs whole.
     const Tensor& t = feeds[f];
-    if (!IsPodType(t.dtype()) || t.rank() < 1 || t.dim(0) != batch || t.raw_data() == nullptr) {
+    if (!IsPodType(t.dtype()) || t.rank() < 1 || t.dim(0) != batch || t.raw_data() == nullptr ||
+        (static_cast<size_t>(f) < spec_.feed_shapes.size() &&
+         !spec_.feed_shapes[f].IsCompatibleWith(t.shape()))) {
       return false;
     }
   }
