@@ -595,6 +595,10 @@ tfjsCase('Reshape', 'to_scalar', {attrs: {...T('DT_FLOAT'), Tshape: A.type('DT_I
 tfjsCase('Reshape', 'int64_shape', {attrs: {...T('DT_INT32'), Tshape: A.type('DT_INT64')},
                                     inputs: [I32([6], iota([6])), vec64([2, 3])],
                                     fn: (x) => tf.reshape(x, [2, 3])});
+// Keras Flatten: each row keeps its own elements (Savant runs it row-wise when splitting a batch).
+tfjsCase('Reshape', 'flatten_rows', {attrs: {...T('DT_FLOAT'), Tshape: A.type('DT_INT32')},
+                                     inputs: [F([3, 2, 2], iota([3, 2, 2])), vec32([-1, 4])],
+                                     fn: (x) => tf.reshape(x, [-1, 4])});
 tfCase('Reshape', 'empty_infer', {attrs: {...T('DT_FLOAT'), Tshape: A.type('DT_INT32')},
                                   inputs: [F([0, 4], []), vec32([-1, 2])], outputs: [F([0, 2], [])]});
 tfCase('Reshape', 'size_mismatch', {attrs: {...T('DT_FLOAT'), Tshape: A.type('DT_INT32')},

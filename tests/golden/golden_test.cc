@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -270,13 +271,21 @@ absl::StatusCode ParseCode(const std::string& code) {
   return absl::StatusCode::kUnknown;
 }
 
-// Builds, compiles and runs one case; returns the run's status and fills `outputs`. With
-// `constant_weights`, inputs after the first are Const nodes instead of Placeholders, as a model's
-// weights are: kernels then take their load-time paths (packed filters, folded batch norms,
-// Winograd transforms) instead of the per-call ones.
+// How a case is run.
+enum class Mode {
+  kFed,          // every input fed
+  kConstant,     // inputs after the first are Const nodes, as a model's weights are: kernels take
+                 // their load-time paths (packed filters, folded batch norms, Winograd transforms)
+  kSplitByRow,   // as kConstant, with input 0 declared [?, ...] and the batch split forced into
+                 // slices of one row wherever the op is classified row-wise (engine/batch_split.h)
+};
+
+// Builds, compiles and runs one case; returns the run's status and fills `outputs`. `split_steps`
+// receives the compiled function's split_steps().
 absl::Status RunCase(const std::string& op, const rapidjson::Value& c, std::vector<Tensor>* inputs,
-                     std::vector<int>* ports, std::vector<Tensor>* outputs,
-                     bool constant_weights = false) {
+                     std::vector<int>* ports, std::vector<Tensor>* outputs, Mode mode,
+                     int* split_steps) {
+  const bool constant_weights = mode != Mode::kFed;
   tensorflow::GraphDef graph_def;
   tensorflow::NodeDef* node = nullptr;
   FunctionSpec spec;
@@ -321,8 +330,18 @@ absl::Status RunCase(const std::string& op, const rapidjson::Value& c, std::vect
   if (num_outputs == 0) spec.targets.push_back("node");
   auto graph = Graph::Import(graph_def, std::make_shared<FunctionLibrary>());
   if (!graph.ok()) return graph.status();
+  if (mode == Mode::kSplitByRow) {
+    if (inputs->empty() || (*inputs)[0].rank() < 1) return absl::OkStatus();  // nothing to split
+    PartialShape declared((*inputs)[0].shape());
+    std::vector<int64_t> dims(declared.dims().begin(), declared.dims().end());
+    dims[0] = -1;
+    spec.feed_shapes = {PartialShape::FromDims(dims)};
+    spec.batch_split = FunctionSpec::BatchSplit::kAlways;
+    spec.batch_split_rows = 1;
+  }
   auto fn = Function::Compile(*graph, std::make_shared<ResourceManager>(), spec);
   if (!fn.ok()) return fn.status();
+  *split_steps = (*fn)->split_steps();
   return (*fn)->Run(*inputs, outputs);
 }
 
@@ -341,15 +360,23 @@ TEST_P(GoldenTest, MatchesGolden) {
   ASSERT_NE(OpRegistry::Global().Find(op), nullptr)
       << "op \"" << op << "\" has goldens but no registered kernel";
   const Tolerance file_tol = ParseTolerance(doc["tolerance"], {1e-5, 1e-6});
-  // Each case twice: every input fed, then the inputs after the first as constants.
-  for (bool constant_weights : {false, true}) {
+  // Each case three times: every input fed; the inputs after the first as constants; and split
+  // by rows (not error cases, whose shapes the declared feed shape may reject at compile time).
+  int split_cases = 0;
+  for (Mode mode : {Mode::kFed, Mode::kConstant, Mode::kSplitByRow}) {
     for (const auto& c : doc["cases"].GetArray()) {
       const std::string name = c["name"].GetString();
+      if (mode == Mode::kSplitByRow && c.HasMember("error")) continue;
       SCOPED_TRACE(absl::StrCat(op, "/", name, " (", c["source"].GetString(), ")",
-                                constant_weights ? " with constant weights" : ""));
+                                mode == Mode::kConstant     ? " with constant weights"
+                                : mode == Mode::kSplitByRow ? " split by rows"
+                                                            : ""));
       std::vector<Tensor> inputs, outputs;
       std::vector<int> ports;
-      absl::Status status = RunCase(op, c, &inputs, &ports, &outputs, constant_weights);
+      int split_steps = 0;
+      absl::Status status = RunCase(op, c, &inputs, &ports, &outputs, mode, &split_steps);
+      if (mode == Mode::kSplitByRow && outputs.empty() && status.ok()) continue;  // rank 0
+      split_cases += split_steps > 0 && inputs[0].dim(0) > 1 ? 1 : 0;
       if (c.HasMember("error")) {
         const auto& e = c["error"];
         EXPECT_EQ(status.code(), ParseCode(e["code"].GetString())) << status;
@@ -369,6 +396,16 @@ TEST_P(GoldenTest, MatchesGolden) {
         ExpectMatches(outputs[port], *want, tol, absl::StrCat("output ", port));
       }
     }
+  }
+  // Ops that are row-wise in their common use: some case with more than one row must have split,
+  // or the split mode above would test nothing for them. (FusedBatchNormV3's cases fetch its
+  // statistics outputs too, which are not rows, so they run whole.)
+  static const std::set<std::string> kRowWise = {
+      "Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "MaxPool", "AvgPool", "MatMul",
+      "_FusedMatMul", "BiasAdd", "Relu", "Softmax", "Mean", "Sum", "ConcatV2", "Transpose",
+      "AddV2", "Mul", "Tanh", "Sigmoid", "Reshape", "Pad"};
+  if (kRowWise.contains(op)) {
+    EXPECT_GT(split_cases, 0) << op << ": no case ran split by rows";
   }
 }
 
