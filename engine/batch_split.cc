@@ -74,15 +74,23 @@ class Classifier {
              std::span<const Tensor* const> constants, std::span<const PartialShape> outputs)
       : node_(node), in_(inputs), shapes_(shapes), constants_(constants), outputs_(outputs) {}
 
-  std::vector<RowClass> Run() const {
+  // Outputs' classes; *scale receives the kRows outputs' scale.
+  std::vector<RowClass> Run(std::span<const int64_t> input_scales, int64_t* scale) {
     std::vector<RowClass> out(outputs_.size(), RowClass::kOther);
     bool any_rows = false;
-    for (RowClass c : in_) {
+    scale_ = 0;
+    for (size_t i = 0; i < in_.size(); ++i) {
+      const RowClass c = in_[i];
       if (c == RowClass::kOther) return out;
-      any_rows = any_rows || c == RowClass::kRows;
+      if (c != RowClass::kRows) continue;
+      any_rows = true;
+      const int64_t s = i < input_scales.size() ? input_scales[i] : 1;
+      if (s < 1 || (scale_ != 0 && s != scale_)) return out;
+      scale_ = s;
     }
     if (!any_rows || out.empty()) return out;
     const int outputs = RowWiseOutputs();
+    *scale = scale_;
     for (int p = 0; p < std::min<int>(outputs, static_cast<int>(out.size())); ++p) out[p] = RowClass::kRows;
     return out;
   }
@@ -116,7 +124,7 @@ class Classifier {
   }
 
   // How many leading outputs are row-wise (0: none).
-  int RowWiseOutputs() const {
+  int RowWiseOutputs() {
     const absl::string_view op = node_.op;
     const int n = static_cast<int>(in_.size());
     if (IsUnary(op)) return n == 1 && Rows(0) ? 1 : 0;
@@ -152,16 +160,29 @@ class Classifier {
     }
     if (op == "TopKV2") return OnlyInput0Rows() && Rank(0) >= 2 ? 2 : 0;
     if (op == "Reshape") {
-      // To [-1, d1, ...] from rows holding d1*... elements: row i stays row i.
+      // To [-1, d1, ...]: reshaping keeps the row-major order, so batch row i (scale * E elements
+      // of E per dim-0 row) becomes the scale * E / (d1*...) rows after those of rows 0..i-1, as
+      // long as that divides evenly: the new scale.
       const auto target = Ints(Const(1));
       if (!Rows(0) || !target || target->empty() || (*target)[0] != -1) return 0;
       const int64_t row = RowBytes(shapes_[0], 1);
       int64_t target_row = 1;
       for (size_t i = 1; i < target->size(); ++i) {
-        if ((*target)[i] < 0) return 0;
+        if ((*target)[i] <= 0) return 0;
         target_row *= (*target)[i];
       }
-      return row > 0 && row == target_row ? 1 : 0;
+      if (row <= 0 || (scale_ * row) % target_row != 0) return 0;
+      scale_ = scale_ * row / target_row;
+      return 1;
+    }
+    if (op == "Einsum" || op == "_FusedEinsum") return EinsumRows();
+    if (op == "BatchMatMul" || op == "BatchMatMulV2" || op == "BatchMatMulV3") {
+      // Batch dims lead: rows times a weight that broadcasts over them (lower rank, or dim 0 of
+      // 1), or rows times rows of the same rank (pairwise by batch).
+      const int rank = Rank(0);
+      if (!Rows(0) || rank < 3 || n != 2 || OutRank() != rank) return 0;
+      if (Rows(1)) return Rank(1) == rank ? 1 : 0;
+      return Constant(1) && Rank(1) >= 2 && (Rank(1) < rank || shapes_[1].dim(0) == 1) ? 1 : 0;
     }
     if (op == "ExpandDims") {
       const auto axis = Ints(Const(1));
@@ -254,11 +275,41 @@ class Classifier {
     return 0;
   }
 
+  // Einsum without ellipsis whose output's first label is the batch: first label of every row
+  // input (and only there), absent from every constant input.
+  int EinsumRows() const {
+    const std::string equation = GetStringAttrOr(node_, "equation", "");
+    const size_t arrow = equation.find("->");
+    if (arrow == std::string::npos || equation.find('.') != std::string::npos) return 0;
+    std::vector<std::string> terms;
+    size_t start = 0;
+    for (size_t comma; (comma = equation.find(',', start)) < arrow; start = comma + 1) {
+      terms.push_back(equation.substr(start, comma - start));
+    }
+    terms.push_back(equation.substr(start, arrow - start));
+    const std::string out = equation.substr(arrow + 2);
+    if (out.empty() || terms.size() > in_.size()) return 0;
+    const char batch = out[0];
+    if (std::count(out.begin(), out.end(), batch) != 1) return 0;
+    for (size_t i = 0; i < in_.size(); ++i) {
+      const int idx = static_cast<int>(i);
+      if (i >= terms.size()) {  // _FusedEinsum's args: constant
+        if (!Constant(idx)) return 0;
+        continue;
+      }
+      const std::string& t = terms[i];
+      const auto uses = std::count(t.begin(), t.end(), batch);
+      if (Rows(idx) ? (t.empty() || t[0] != batch || uses != 1) : uses != 0) return 0;
+    }
+    return 1;
+  }
+
   const Node& node_;
   std::span<const RowClass> in_;
   std::span<const PartialShape> shapes_;
   std::span<const Tensor* const> constants_;
   std::span<const PartialShape> outputs_;
+  int64_t scale_ = 1;  // of the row inputs; Reshape changes it for its output
 };
 
 }  // namespace
@@ -266,8 +317,13 @@ class Classifier {
 std::vector<RowClass> ClassifyRows(const Node& node, std::span<const RowClass> inputs,
                                    std::span<const PartialShape> input_shapes,
                                    std::span<const Tensor* const> constants,
-                                   std::span<const PartialShape> output_shapes) {
-  return Classifier(node, inputs, input_shapes, constants, output_shapes).Run();
+                                   std::span<const PartialShape> output_shapes,
+                                   std::span<const int64_t> input_scales, int64_t* output_scale) {
+  int64_t scale = 1;
+  std::vector<RowClass> out =
+      Classifier(node, inputs, input_shapes, constants, output_shapes).Run(input_scales, &scale);
+  if (output_scale != nullptr) *output_scale = scale;
+  return out;
 }
 
 int64_t RowBytes(const PartialShape& shape, int64_t element_size) {

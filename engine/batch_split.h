@@ -39,10 +39,17 @@ enum class RowClass : uint8_t {
 // only when the op is known to be row-wise for these attrs and inputs; any kOther input, and any
 // op not covered, makes every output kOther. An op with only kConstant inputs gives kOther too:
 // the compiler folds such ops, so one that remains is stateful or failed to fold.
+//
+// A kRows value may hold several dim-0 rows per batch row: its scale. Keras's Dense on a sequence
+// reshapes [batch, time, d] to [-1, d] (scale `time`) and back. `input_scales` gives each input's
+// scale (empty: all 1); kRows inputs of different scales make the outputs kOther. The scale of
+// the kRows outputs goes to `output_scale` when not null.
 std::vector<RowClass> ClassifyRows(const Node& node, std::span<const RowClass> inputs,
                                    std::span<const PartialShape> input_shapes,
                                    std::span<const Tensor* const> constants,
-                                   std::span<const PartialShape> output_shapes);
+                                   std::span<const PartialShape> output_shapes,
+                                   std::span<const int64_t> input_scales = {},
+                                   int64_t* output_scale = nullptr);
 
 // Bytes of one row of a value whose static shape is `shape`, assuming `element_size`-byte
 // elements; -1 unless the rank is known, at least 1, and dims 1.. are all known.

@@ -46,6 +46,16 @@ class Classify {
     for (int64_t x : v) node_.attrs[key].mutable_list()->add_i(x);
     return *this;
   }
+  Classify& Attr(const std::string& key, const std::string& v) {
+    node_.attrs[key].set_s(v);
+    return *this;
+  }
+  // Input scales, and where to put the output scale.
+  Classify& Scaled(std::vector<int64_t> scales, int64_t* out = nullptr) {
+    scales_ = std::move(scales);
+    out_scale_ = out;
+    return *this;
+  }
   std::vector<RowClass> operator()(std::vector<Input> inputs, std::vector<PartialShape> outputs) const {
     std::vector<RowClass> classes;
     std::vector<PartialShape> shapes;
@@ -55,11 +65,13 @@ class Classify {
       shapes.push_back(in.shape);
     }
     for (const Input& in : inputs) constants.push_back(in.value.valid() ? &in.value : nullptr);
-    return ClassifyRows(node_, classes, shapes, constants, outputs);
+    return ClassifyRows(node_, classes, shapes, constants, outputs, scales_, out_scale_);
   }
 
  private:
   Node node_;
+  std::vector<int64_t> scales_;
+  int64_t* out_scale_ = nullptr;
 };
 
 Input Rows(PartialShape shape) { return {kRows, std::move(shape)}; }
@@ -100,17 +112,69 @@ TEST(ClassifyRowsTest, ReductionsMustNotReduceTheBatchAxis) {
               ElementsAre(kOther));
 }
 
-TEST(ClassifyRowsTest, ReshapeKeepsRowsOnlyToMinusOneByTheRowSize) {
-  // Keras Flatten: [?,2,2,3] -> [-1, 12].
-  EXPECT_THAT(Classify("Reshape")({Rows({-1, 2, 2, 3}), Const(Ints({-1, 12}))}, {{-1, 12}}),
+TEST(ClassifyRowsTest, ReshapeToMinusOneKeepsEachBatchRowsElementsTogether) {
+  int64_t scale = 0;
+  // Keras Flatten: [?,2,2,3] -> [-1, 12], one row per image.
+  EXPECT_THAT(Classify("Reshape").Scaled({1}, &scale)({Rows({-1, 2, 2, 3}), Const(Ints({-1, 12}))}, {{-1, 12}}),
               ElementsAre(kRows));
-  // [-1, 6] makes two rows of each image; [4, -1] regroups the batch.
-  EXPECT_THAT(Classify("Reshape")({Rows({-1, 2, 2, 3}), Const(Ints({-1, 6}))}, {{-1, 6}}),
-              ElementsAre(kOther));
+  EXPECT_EQ(scale, 1);
+  // [-1, 6]: each image's 12 elements become rows 2i and 2i+1 (row-major order is kept).
+  EXPECT_THAT(Classify("Reshape").Scaled({1}, &scale)({Rows({-1, 2, 2, 3}), Const(Ints({-1, 6}))}, {{-1, 6}}),
+              ElementsAre(kRows));
+  EXPECT_EQ(scale, 2);
+  // Keras Dense on a sequence: [?,128,256] -> [-1,256] (128 rows per sequence), and back from
+  // [-1, 64] rows of scale 128 to [-1, 128, 64].
+  EXPECT_THAT(Classify("Reshape").Scaled({1}, &scale)({Rows({-1, 128, 256}), Const(Ints({-1, 256}))}, {{-1, 256}}),
+              ElementsAre(kRows));
+  EXPECT_EQ(scale, 128);
+  EXPECT_THAT(Classify("Reshape").Scaled({128}, &scale)({Rows({-1, 64}), Const(Ints({-1, 128, 64}))}, {{-1, 128, 64}}),
+              ElementsAre(kRows));
+  EXPECT_EQ(scale, 1);
+  // 12 elements into rows of 5 or 24 would mix images; [4, -1] regroups the batch.
+  EXPECT_THAT(Classify("Reshape")({Rows({-1, 2, 2, 3}), Const(Ints({-1, 5}))}, {{-1, 5}}), ElementsAre(kOther));
+  EXPECT_THAT(Classify("Reshape")({Rows({-1, 2, 2, 3}), Const(Ints({-1, 24}))}, {{-1, 24}}), ElementsAre(kOther));
   EXPECT_THAT(Classify("Reshape")({Rows({-1, 2, 2, 3}), Const(Ints({4, -1}))}, {{4, -1}}),
               ElementsAre(kOther));
   // Row size unknown statically.
   EXPECT_THAT(Classify("Reshape")({Rows({-1, -1, 3}), Const(Ints({-1, 12}))}, {{-1, 12}}),
+              ElementsAre(kOther));
+}
+
+TEST(ClassifyRowsTest, RowsOfDifferentScalesDoNotMix) {
+  int64_t scale = 0;
+  EXPECT_THAT(Classify("MatMul").Scaled({128, 1}, &scale)({Rows({-1, 256}), ConstShape({256, 64})}, {{-1, 64}}),
+              ElementsAre(kRows));
+  EXPECT_EQ(scale, 128);
+  // [B*128, 64] + [B, 64]: row i of one is not row i of the other.
+  EXPECT_THAT(Classify("AddV2").Scaled({128, 1})({Rows({-1, 64}), Rows({-1, 64})}, {{-1, 64}}),
+              ElementsAre(kOther));
+}
+
+TEST(ClassifyRowsTest, EinsumWhoseOutputLeadsWithTheBatchLabel) {
+  auto einsum = [](const std::string& equation) {
+    Classify c("Einsum");
+    return c.Attr("equation", equation);
+  };
+  // Keras EinsumDense on a sequence, and MultiHeadAttention's two products (both operands rows).
+  EXPECT_THAT(einsum("abc,cde->abde")({Rows({-1, 8, 16}), ConstShape({16, 4, 2})}, {{-1, 8, 4, 2}}),
+              ElementsAre(kRows));
+  EXPECT_THAT(einsum("aecd,abcd->acbe")({Rows({-1, 8, 4, 2}), Rows({-1, 8, 4, 2})}, {{-1, 4, 8, 8}}),
+              ElementsAre(kRows));
+  // The batch label summed over, or inside a weight, or not leading the output or an input.
+  EXPECT_THAT(einsum("abc,abd->cd")({Rows({-1, 8, 16}), Rows({-1, 8, 4})}, {{16, 4}}), ElementsAre(kOther));
+  EXPECT_THAT(einsum("abc,ac->ab")({Rows({-1, 8, 16}), ConstShape({5, 16})}, {{-1, 8}}), ElementsAre(kOther));
+  EXPECT_THAT(einsum("abc,cd->bad")({Rows({-1, 8, 16}), ConstShape({16, 4})}, {{8, -1, 4}}), ElementsAre(kOther));
+  EXPECT_THAT(einsum("bac,cd->abd")({Rows({-1, 8, 16}), ConstShape({16, 4})}, {{8, -1, 4}}), ElementsAre(kOther));
+  EXPECT_THAT(einsum("...c,cd->...d")({Rows({-1, 8, 16}), ConstShape({16, 4})}, {{-1, 8, 4}}), ElementsAre(kOther));
+}
+
+TEST(ClassifyRowsTest, BatchMatMulOverLeadingBatchDims) {
+  EXPECT_THAT(Classify("BatchMatMulV2")({Rows({-1, 4, 8}), ConstShape({8, 16})}, {{-1, 4, 16}}),
+              ElementsAre(kRows));
+  EXPECT_THAT(Classify("BatchMatMulV2")({Rows({-1, 4, 8}), Rows({-1, 8, 16})}, {{-1, 4, 16}}),
+              ElementsAre(kRows));
+  // A weight with its own leading dim of 3 only broadcasts against a batch of 3.
+  EXPECT_THAT(Classify("BatchMatMulV2")({Rows({-1, 4, 8}), ConstShape({3, 8, 16})}, {{3, 4, 16}}),
               ElementsAre(kOther));
 }
 
@@ -335,6 +399,48 @@ TEST(BatchSplitTest, FeedsThatDoNotFitTheStaticShapesRunWhole) {
   ExpectMatches(out[0], x);
 }
 
+TEST(BatchSplitTest, SequenceRowsThroughADenseLayerComeBackInOrder) {
+  ThreadPool pool(2);
+  // Keras Dense on [?, 3, 4]: Reshape to [-1, 4] (3 rows per sequence), MatMul by [4, 2], Reshape
+  // back to [-1, 3, 2]. The MatMul's [batch * 3, 2] output is fetched too: its slices of 3 rows
+  // per sequence must be concatenated in order.
+  tensorflow::GraphDef g;
+  tensorflow::NodeDef& x = AddNode(g, "x", "Placeholder", {}, false);
+  (*x.mutable_attr())["dtype"].set_type(tensorflow::DT_FLOAT);
+  const std::vector<float> w = {1, -1, 0.5f, 2, -0.25f, 0, 3, 0.125f};
+  AddConst(g, "w", Tensor::FromVector<float>(DataType::kFloat, Shape{4, 2}, w));
+  AddConst(g, "flat", Ints({-1, 4}));
+  AddConst(g, "back", Ints({-1, 3, 2}));
+  AddNode(g, "rows", "Reshape", {"x", "flat"});
+  AddNode(g, "product", "MatMul", {"rows", "w"});
+  AddNode(g, "y", "Reshape", {"product", "back"});
+  auto graph = Graph::Import(g, nullptr);
+  ASSERT_TRUE(graph.ok());
+  auto fn = Function::Compile(*graph, std::make_shared<ResourceManager>(),
+                              {.feeds = {"x"}, .fetches = {"y", "product"},
+                               .inter_op = FunctionSpec::InterOp::kNever,
+                               .feed_shapes = {PartialShape{-1, 3, 4}},
+                               .batch_split = Split::kAlways, .batch_split_rows = 2},
+                              OpRegistry::Global(), pool);
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_EQ((*fn)->split_steps(), 3);
+  std::vector<float> in;
+  for (int i = 0; i < 5 * 12; ++i) in.push_back(static_cast<float>(i % 7) - 3);
+  const std::vector<Tensor> feeds = {Tensor::FromVector<float>(DataType::kFloat, Shape{5, 3, 4}, in)};
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*fn)->Run(feeds, &out).ok());
+  ASSERT_EQ(out[0].shape(), (Shape{5, 3, 2}));
+  ASSERT_EQ(out[1].shape(), (Shape{15, 2}));
+  for (int r = 0; r < 15; ++r) {
+    for (int j = 0; j < 2; ++j) {
+      float want = 0;
+      for (int k = 0; k < 4; ++k) want += in[r * 4 + k] * w[k * 2 + j];
+      EXPECT_FLOAT_EQ(out[0].flat<float>()[r * 2 + j], want) << r << "," << j;
+      EXPECT_FLOAT_EQ(out[1].flat<float>()[r * 2 + j], want) << r << "," << j;
+    }
+  }
+}
+
 TEST(BatchSplitTest, ErrorsReadAsTheyWouldWithoutSplitting) {
   ThreadPool pool(2);
   auto split = Compile(ConvHeadGraph(), Split::kAlways, 2, pool);
@@ -440,9 +546,11 @@ TEST(BatchSplitTest, AutoSizesSlicesToL2AndStopsBeforeHeavyWeights) {
   }
 }
 
-TEST(BatchSplitTest, NoSplitWhenNoStepIsWorthIt) {
+TEST(BatchSplitTest, DenseLayersSplitOnlyBatchesBeyondTheCache) {
   ThreadPool pool(2);
-  // A Dense layer straight on the input: 4 MiB of weights against rows of 4 KiB.
+  // A Dense layer straight on the input: 4 MiB of weights against rows of 8 KiB (input and
+  // output). Slices of L2 / 8 KiB rows still multiply enough rows per weight to stay
+  // compute-bound, but only batches whose rows overflow the threads' cache share split.
   tensorflow::GraphDef g;
   tensorflow::NodeDef& x = AddNode(g, "x", "Placeholder", {}, false);
   (*x.mutable_attr())["dtype"].set_type(tensorflow::DT_FLOAT);
@@ -456,8 +564,12 @@ TEST(BatchSplitTest, NoSplitWhenNoStepIsWorthIt) {
                               {.feeds = {"x"}, .fetches = {"z"}, .feed_shapes = {PartialShape{-1, 1024}}},
                               OpRegistry::Global(), pool);
   ASSERT_TRUE(fn.ok());
-  EXPECT_EQ((*fn)->split_steps(), 0);
-  // Element-wise steps alone (no expensive step) do not split either.
+  const int64_t row = 2 * 1024 * 4;
+  EXPECT_EQ((*fn)->split_steps(), 2);
+  EXPECT_EQ((*fn)->split_rows(), L2CacheBytes() / row);
+  EXPECT_EQ((*fn)->split_min_batch(),
+            std::max((*fn)->split_rows() + 1, pool.parallelism() * LastLevelCacheBytesPerThread() / row + 1));
+  // Element-wise steps alone (no expensive step) do not split.
   auto relu = Function::Compile(*graph, std::make_shared<ResourceManager>(),
                                 {.feeds = {"y"}, .fetches = {"z"}, .feed_shapes = {PartialShape{-1, 1024}}},
                                 OpRegistry::Global(), pool);

@@ -160,6 +160,7 @@ struct Function::Plan {
   int64_t split_min_batch = 0;  // smaller batches run whole
   std::vector<int> split_feeds;
   std::vector<int> split_outputs;
+  std::vector<int64_t> split_output_scales;  // dim-0 rows per batch row of each split output
 };
 
 namespace {
@@ -179,6 +180,7 @@ void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
     if (f.kind == Source::kValue) read[f.index] = true;
   }
   std::vector<RowClass> value_class(plan.num_values, RowClass::kOther);
+  std::vector<int64_t> value_scale(plan.num_values, 1);  // dim-0 rows per batch row
   const auto class_of = [&](const Source& src) {
     switch (src.kind) {
       case Source::kConstant: return RowClass::kConstant;
@@ -197,9 +199,11 @@ void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
     std::vector<RowClass> classes;
     std::vector<PartialShape> shapes;
     std::vector<const Tensor*> constants;
+    std::vector<int64_t> scales;
     int64_t weights = 0;
     for (const Source& src : st.inputs) {
       classes.push_back(class_of(src));
+      scales.push_back(src.kind == Source::kValue ? value_scale[src.index] : 1);
       const Tensor* c = src.kind == Source::kConstant ? &plan.constants[src.index] : nullptr;
       constants.push_back(c);
       shapes.push_back(c != nullptr                   ? PartialShape(c->shape())
@@ -209,7 +213,9 @@ void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
     }
     const std::span<const PartialShape> out_shapes(plan.value_shapes.data() + st.first_output,
                                                    st.num_outputs);
-    const std::vector<RowClass> outs = ClassifyRows(*st.node, classes, shapes, constants, out_shapes);
+    int64_t out_scale = 1;
+    const std::vector<RowClass> outs =
+        ClassifyRows(*st.node, classes, shapes, constants, out_shapes, scales, &out_scale);
     bool row_wise = true;
     int64_t row = 0;  // bytes of one row of the step's row-wise inputs and outputs
     // A Reshape's output is a view of its input: no new bytes.
@@ -217,25 +223,36 @@ void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
     for (int p = 0; p < st.num_outputs; ++p) {
       if (!read[st.first_output + p]) continue;
       row_wise = row_wise && outs[p] == RowClass::kRows;
-      const int64_t bytes = view ? 0 : RowBytes(out_shapes[p]);
+      const int64_t bytes = view ? 0 : RowBytes(out_shapes[p]) * out_scale;
       row = bytes < 0 || row < 0 ? -1 : row + bytes;
     }
     for (size_t i = 0; i < classes.size(); ++i) {
       if (classes[i] != RowClass::kRows) continue;
-      const int64_t bytes = RowBytes(shapes[i]);
+      const int64_t bytes = RowBytes(shapes[i]) * scales[i];
       row = bytes < 0 || row < 0 ? -1 : row + bytes;
     }
     if (!row_wise) break;
     if (!always) {
-      // Slices as large as fit L2 with the largest step so far; stop before a step that reads more
-      // weights than a slice's activations (each slice reads them again).
+      // Slices as large as fit L2 with the largest step so far. Each slice reads the step's
+      // weights again: stop before a step whose weights outweigh a slice's activations, unless
+      // its product has enough rows per slice (output pixels or positions: the output's elements
+      // over its last dim) to make re-reading them cheap against the arithmetic, which is
+      // 2 * rows flops per weight float: 32 rows keep a GEMM compute-bound even from L3.
       if (row <= 0) break;
       max_row = std::max(max_row, row);
       const int64_t fit = std::max<int64_t>(1, budget / max_row);
-      if (weights > fit * row) break;
+      int64_t product_rows = 0;
+      if (!out_shapes.empty() && out_shapes[0].rank() >= 2 && out_shapes[0].dim(out_shapes[0].rank() - 1) > 0) {
+        const int64_t elements = RowBytes(out_shapes[0], 1);
+        if (elements > 0) product_rows = fit * out_scale * elements / out_shapes[0].dim(out_shapes[0].rank() - 1);
+      }
+      if (weights > fit * row && product_rows < 32) break;
       rows = fit;
     }
-    for (int p = 0; p < st.num_outputs; ++p) value_class[st.first_output + p] = outs[p];
+    for (int p = 0; p < st.num_outputs; ++p) {
+      value_class[st.first_output + p] = outs[p];
+      value_scale[st.first_output + p] = out_scale;
+    }
     ++end;
     expensive = expensive || st.expensive;
   }
@@ -266,7 +283,10 @@ void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
     if (f.kind == Source::kValue) later[f.index] = true;
   }
   for (int v = 0; v < plan.num_values; ++v) {
-    if (produced_before[v] && later[v]) plan.split_outputs.push_back(v);
+    if (produced_before[v] && later[v]) {
+      plan.split_outputs.push_back(v);
+      plan.split_output_scales.push_back(value_scale[v]);
+    }
   }
   plan.split_feeds.assign(feeds.begin(), feeds.end());
   std::sort(plan.split_feeds.begin(), plan.split_feeds.end());
@@ -842,11 +862,12 @@ bool Function::RunSplit(std::span<const Tensor> feeds, Tensor* values,
   for (size_t j = 0; j < outputs; ++j) {
     const Tensor& head = sliced[j];
     if (!head.valid() || !IsPodType(head.dtype()) || head.rank() < 1) return false;
+    const int64_t scale = plan.split_output_scales[j];
     Shape shape = head.shape();
-    shape.set_dim(0, batch);
+    shape.set_dim(0, batch * scale);
     for (int64_t s = 0; s < slices; ++s) {
       const Tensor& t = sliced[s * outputs + j];
-      const int64_t count = std::min(rows, batch - s * rows);
+      const int64_t count = std::min(rows, batch - s * rows) * scale;
       if (t.dtype() != head.dtype() || t.rank() != head.rank() || t.dim(0) != count ||
           !std::equal(t.shape().dims().begin() + 1, t.shape().dims().end(),
                       head.shape().dims().begin() + 1)) {

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <optional>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "engine/base/status_macros.h"
 
 namespace savant::engine {
@@ -251,6 +253,42 @@ absl::StatusOr<PartialShape> InferWindowed(const Node& node, std::span<const Par
   return Dims(dims);
 }
 
+// Einsum and _FusedEinsum without ellipsis: each output label takes its dim from an input term
+// that has it. Equations with "...", or input ranks that do not fit the terms, give an unknown
+// rank (the kernel reports those at run time).
+PartialShape InferEinsum(const Node& node, std::span<const PartialShape> in) {
+  const std::string equation = GetStringAttrOr(node, "equation", "");
+  const size_t arrow = equation.find("->");
+  if (arrow == std::string::npos || equation.find('.') != std::string::npos) return PartialShape::UnknownRank();
+  std::vector<std::string> terms = absl::StrSplit(equation.substr(0, arrow), ',');
+  const std::string out = equation.substr(arrow + 2);
+  if (terms.empty() || terms.size() > in.size()) return PartialShape::UnknownRank();
+  absl::flat_hash_map<char, int64_t> dims;
+  for (size_t i = 0; i < terms.size(); ++i) {
+    if (in[i].unknown_rank()) continue;
+    if (in[i].rank() != static_cast<int>(terms[i].size())) return PartialShape::UnknownRank();
+    for (size_t j = 0; j < terms[i].size(); ++j) {
+      const int64_t d = in[i].dim(static_cast<int>(j));
+      auto [it, inserted] = dims.try_emplace(terms[i][j], d);
+      if (!inserted && it->second < 0) it->second = d;
+    }
+  }
+  std::vector<int64_t> result;
+  for (char label : out) {
+    auto it = dims.find(label);
+    if (it == dims.end()) {
+      // Every input term lists its labels, so a missing one means an input of unknown rank.
+      bool listed = false;
+      for (const auto& t : terms) listed = listed || t.find(label) != std::string::npos;
+      if (!listed) return PartialShape::UnknownRank();
+      result.push_back(kUnknown);
+      continue;
+    }
+    result.push_back(it->second);
+  }
+  return Dims(result);
+}
+
 // One node of a fused pair (engine/fusion.h): `op` with the attrs under `prefix` (prefix stripped),
 // or with the unprefixed attrs when `prefix` is empty.
 Node PairPart(const Node& fused, std::string op, absl::string_view prefix) {
@@ -350,6 +388,7 @@ absl::StatusOr<PartialShape> InferFirstOutput(const Node& node, std::span<const 
     return InferWindowed(node, in, constants);
   }
   if (op == "_SavantDepthwisePointwise" || op == "_SavantConv2DMaxPool") return InferFusedPair(node, in);
+  if (op == "Einsum" || op == "_FusedEinsum") return InferEinsum(node, in);
   if (op == "_SavantLayerNorm") return in.empty() ? PartialShape::UnknownRank() : in[0];
   if (op == "Shape") {
     return PartialShape{in[0].unknown_rank() ? kUnknown : static_cast<int64_t>(in[0].rank())};

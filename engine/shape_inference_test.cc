@@ -172,6 +172,17 @@ TEST(ShapeInferenceTest, SavantFusedPairsChainTheirTwoRules) {
   EXPECT_SHAPE(Infer(MakeNode("_SavantLayerNorm"), {{kQ, 128, 256}, {256}, {256}}), {kQ, 128, 256});
 }
 
+TEST(ShapeInferenceTest, EinsumTakesEachOutputLabelsDimFromTheInputs) {
+  auto einsum = [](const std::string& eq) { return MakeNode("Einsum", {{"equation", Str(eq)}}); };
+  // Keras EinsumDense and MultiHeadAttention's scores.
+  EXPECT_SHAPE(Infer(einsum("abc,cde->abde"), {{kQ, 8, 16}, {16, 4, 2}}), {kQ, 8, 4, 2});
+  EXPECT_SHAPE(Infer(einsum("aecd,abcd->acbe"), {{kQ, 5, 4, 2}, {kQ, 7, 4, 2}}), {kQ, 4, 7, 5});
+  // A dim unknown in one input and known in the other.
+  EXPECT_SHAPE(Infer(einsum("ab,bc->ac"), {{3, kQ}, {4, 6}}), {3, 6});
+  EXPECT_TRUE(Infer(einsum("...c,cd->...d"), {{kQ, 8, 16}, {16, 4}}).value().unknown_rank());
+  EXPECT_TRUE(Infer(einsum("abc,cd->abd"), {{kQ, 16}, {16, 4}}).value().unknown_rank());
+}
+
 TEST(ShapeInferenceTest, BroadcastingFollowsNumpyRules) {
   EXPECT_SHAPE(BroadcastShapes({kQ, 1}, {3}), {kQ, 3});
   EXPECT_SHAPE(BroadcastShapes({5, kQ, 1}, {7}), {5, kQ, 7});

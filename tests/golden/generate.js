@@ -599,6 +599,10 @@ tfjsCase('Reshape', 'int64_shape', {attrs: {...T('DT_INT32'), Tshape: A.type('DT
 tfjsCase('Reshape', 'flatten_rows', {attrs: {...T('DT_FLOAT'), Tshape: A.type('DT_INT32')},
                                      inputs: [F([3, 2, 2], iota([3, 2, 2])), vec32([-1, 4])],
                                      fn: (x) => tf.reshape(x, [-1, 4])});
+// Keras Dense on a sequence: [batch, time, d] -> [-1, d], several rows per batch row.
+tfjsCase('Reshape', 'sequence_rows', {attrs: {...T('DT_FLOAT'), Tshape: A.type('DT_INT32')},
+                                      inputs: [F([3, 2, 4], iota([3, 2, 4])), vec32([-1, 4])],
+                                      fn: (x) => tf.reshape(x, [-1, 4])});
 tfCase('Reshape', 'empty_infer', {attrs: {...T('DT_FLOAT'), Tshape: A.type('DT_INT32')},
                                   inputs: [F([0, 4], []), vec32([-1, 2])], outputs: [F([0, 2], [])]});
 tfCase('Reshape', 'size_mismatch', {attrs: {...T('DT_FLOAT'), Tshape: A.type('DT_INT32')},
