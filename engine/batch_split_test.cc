@@ -479,8 +479,9 @@ TEST(BatchSplitTest, ConcurrentRunsShareTheFunction) {
   EXPECT_EQ(bad.load(), 0);
 }
 
-// x: [?, 64, 64, 16] -> Conv2D 3x3 SAME -> 32 channels -> Reshape [-1, dense_in] -> Dense to 8.
-std::shared_ptr<const Graph> BigConvGraph(int64_t dense_in) {
+// x: [?, 64, 64, 16] -> Conv2D 3x3 SAME (every weight 0.01) -> 32 channels -> Mean over the
+// image -> Dense 32 -> 8192 (every weight 0.5: 1 MiB).
+std::shared_ptr<const Graph> BigConvGraph() {
   tensorflow::GraphDef g;
   tensorflow::NodeDef& x = AddNode(g, "x", "Placeholder", {}, false);
   (*x.mutable_attr())["dtype"].set_type(tensorflow::DT_FLOAT);
@@ -489,11 +490,12 @@ std::shared_ptr<const Graph> BigConvGraph(int64_t dense_in) {
   tensorflow::NodeDef& conv = AddNode(g, "conv", "Conv2D", {"x", "filter"});
   SetInts(conv, "strides", {1, 1, 1, 1});
   (*conv.mutable_attr())["padding"].set_s("SAME");
-  AddConst(g, "shape", Ints({-1, static_cast<int32_t>(dense_in)}));
-  AddNode(g, "flat", "Reshape", {"conv", "shape"});
-  AddConst(g, "kernel", Tensor::FromVector<float>(DataType::kFloat, Shape{dense_in, 8},
-                                                  std::vector<float>(dense_in * 8, 0.5f)));
-  AddNode(g, "y", "MatMul", {"flat", "kernel"});
+  AddConst(g, "axes", Ints({1, 2}));
+  tensorflow::NodeDef& mean = AddNode(g, "mean", "Mean", {"conv", "axes"});
+  (*mean.mutable_attr())["Tidx"].set_type(tensorflow::DT_INT32);
+  AddConst(g, "kernel", Tensor::FromVector<float>(DataType::kFloat, Shape{32, 8192},
+                                                  std::vector<float>(32 * 8192, 0.5f)));
+  AddNode(g, "y", "MatMul", {"mean", "kernel"});
   auto graph = Graph::Import(g, nullptr);
   EXPECT_TRUE(graph.ok()) << graph.status();
   return *graph;
@@ -501,9 +503,9 @@ std::shared_ptr<const Graph> BigConvGraph(int64_t dense_in) {
 
 TEST(BatchSplitTest, AutoSizesSlicesToL2AndStopsBeforeHeavyWeights) {
   ThreadPool pool(2);
-  // Flatten [?,64,64,32] into rows of 131072: the Dense layer's 4 MiB of weights outweigh a slice's
-  // activations, so only the convolution and the Reshape split.
-  auto fn = Function::Compile(BigConvGraph(64 * 64 * 32), std::make_shared<ResourceManager>(),
+  // The Dense layer's 1 MiB of weights outweigh a slice's 128 floats of its input, and multiply
+  // one row per image: only the convolution and the Mean split.
+  auto fn = Function::Compile(BigConvGraph(), std::make_shared<ResourceManager>(),
                               {.feeds = {"x"}, .fetches = {"y"}, .feed_shapes = {PartialShape{-1, 64, 64, 16}}},
                               OpRegistry::Global(), pool);
   ASSERT_TRUE(fn.ok()) << fn.status();
@@ -514,10 +516,9 @@ TEST(BatchSplitTest, AutoSizesSlicesToL2AndStopsBeforeHeavyWeights) {
   EXPECT_EQ((*fn)->split_steps(), 2);
   // Whole batches up to what the threads' share of the last-level cache holds.
   EXPECT_EQ((*fn)->split_min_batch(), std::max(rows + 1, pool.parallelism() * LastLevelCacheBytesPerThread() / conv_row + 1));
-  // A batch that splits: image b holds (i % 5) + b at element i. Every output of image b is
-  // 0.5 * sum over the 8 kernel columns... each Dense output sums every convolution output times
-  // 0.5, and each convolution output is 0.01 times the sum of its zero-padded 3x3x16 window, so
-  // y[b, j] = 0.5 * 32 * 0.01 * sum over positions of the window sums.
+  // A batch that splits: image b holds (i % 5) + b at element i. Each convolution output is 0.01
+  // times the sum of its zero-padded 3x3x16 window; the Mean averages them per channel; each
+  // Dense output sums the 32 channel means times 0.5: y[b, j] = 0.16 * (sum of window sums) / 4096.
   const int64_t batch = (*fn)->split_min_batch();
   std::vector<float> pixels;
   for (int64_t b = 0; b < batch; ++b) {
@@ -526,7 +527,7 @@ TEST(BatchSplitTest, AutoSizesSlicesToL2AndStopsBeforeHeavyWeights) {
   const std::vector<Tensor> x = {Tensor::FromVector<float>(DataType::kFloat, Shape{batch, 64, 64, 16}, pixels)};
   std::vector<Tensor> y;
   ASSERT_TRUE((*fn)->Run(x, &y).ok());
-  ASSERT_EQ(y[0].shape(), (Shape{batch, 8}));
+  ASSERT_EQ(y[0].shape(), (Shape{batch, 8192}));
   for (int64_t b = 0; b < batch; ++b) {
     double windows = 0;
     for (int h = 0; h < 64; ++h) {
@@ -539,10 +540,11 @@ TEST(BatchSplitTest, AutoSizesSlicesToL2AndStopsBeforeHeavyWeights) {
         }
       }
     }
-    const double want = 0.5 * 32 * 0.01 * windows;
-    // Float sums over 131072 products: allow 1e-3 relative; a slice from the wrong image would be
-    // off by tens of percent.
-    for (int j = 0; j < 8; ++j) EXPECT_NEAR(y[0].flat<float>()[b * 8 + j], want, 1e-3 * want) << b << "," << j;
+    const double want = 0.16 * windows / 4096;
+    // A slice from the wrong image would be off by tens of percent.
+    for (int j = 0; j < 8192; j += 1001) {
+      EXPECT_NEAR(y[0].flat<float>()[b * 8192 + j], want, 1e-5 * want) << b << "," << j;
+    }
   }
 }
 

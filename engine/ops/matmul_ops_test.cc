@@ -125,11 +125,13 @@ std::vector<float> RandomVec(int64_t n, uint32_t seed) {
   return v;
 }
 
+// Float sums of up to 784 products: each ISA accumulates in its own order (AVX2 and scalar in
+// fewer, longer chains than AVX-512), which moves results by about 1e-5; the goldens' 1e-4.
 void ExpectAllNear(const Tensor& t, const Shape& shape, const std::vector<float>& want) {
   ASSERT_EQ(t.shape(), shape) << t.DebugString();
   ASSERT_EQ(t.num_elements(), static_cast<int64_t>(want.size()));
   for (size_t i = 0; i < want.size(); ++i) {
-    EXPECT_NEAR(t.flat<float>()[i], want[i], 1e-5 * std::max(1.0f, std::abs(want[i]))) << i;
+    EXPECT_NEAR(t.flat<float>()[i], want[i], 1e-4 * std::max(1.0f, std::abs(want[i]))) << i;
   }
 }
 
