@@ -161,6 +161,8 @@ struct Function::Plan {
   std::vector<int> split_feeds;
   std::vector<int> split_outputs;
   std::vector<int64_t> split_output_scales;  // dim-0 rows per batch row of each split output
+  // Per step, the values no later step reads and no fetch returns (plan-order runs drop them).
+  std::vector<std::vector<int>> release_after;
 };
 
 namespace {
@@ -242,10 +244,10 @@ void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
       max_row = std::max(max_row, row);
       const int64_t fit = std::max<int64_t>(1, budget / max_row);
       int64_t product_rows = 0;
-      if (!out_shapes.empty() && out_shapes[0].rank() >= 2 && out_shapes[0].dim(out_shapes[0].rank() - 1) > 0) {
-        const int64_t elements = RowBytes(out_shapes[0], 1);
-        if (elements > 0) product_rows = fit * out_scale * elements / out_shapes[0].dim(out_shapes[0].rank() - 1);
-      }
+      const PartialShape& out0 = out_shapes.empty() ? PartialShape::UnknownRank() : out_shapes[0];
+      const int64_t last = out0.rank() >= 2 ? out0.dim(out0.rank() - 1) : -1;
+      const int64_t elements = RowBytes(out0, 1);
+      if (last > 0 && elements > 0) product_rows = fit * out_scale * elements / last;
       if (weights > fit * row && product_rows < 32) break;
       rows = fit;
     }
@@ -689,6 +691,30 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
   }
   for (const Source& f : plan.fetches) plan.fetch_shapes.push_back(static_shape(f));
 
+  // Release points (plan order): each value is dropped after the last step that reads it, so its
+  // buffer goes back to the allocator's cache while still warm and the next output reuses it.
+  {
+    std::vector<int> last_use(plan.num_values, -1);
+    std::vector<bool> fetched(plan.num_values, false);
+    for (const Source& f : plan.fetches) {
+      if (f.kind == Source::kValue) fetched[f.index] = true;
+    }
+    for (int i = 0; i < num_steps; ++i) {
+      const auto& st = plan.steps[i];
+      for (const Source& src : st.inputs) {
+        if (src.kind == Source::kValue) last_use[src.index] = std::max(last_use[src.index], i);
+      }
+      for (int p = 0; p < st.num_outputs; ++p) {
+        int& last = last_use[st.first_output + p];
+        last = std::max(last, i);
+      }
+    }
+    plan.release_after.assign(num_steps, {});
+    for (int v = 0; v < plan.num_values; ++v) {
+      if (!fetched[v] && last_use[v] >= 0) plan.release_after[last_use[v]].push_back(v);
+    }
+  }
+
   switch (s.inter_op) {
     case FunctionSpec::InterOp::kAlways:
       plan.parallel = true;
@@ -850,6 +876,7 @@ bool Function::RunSplit(std::span<const Tensor> feeds, Tensor* values,
           failed.store(true, std::memory_order_relaxed);
           return;
         }
+        for (int v : plan.release_after[i]) slice_values[v] = Tensor();
       }
       for (size_t j = 0; j < outputs; ++j) {
         sliced[s * outputs + j] = std::move(slice_values[plan.split_outputs[j]]);
@@ -901,6 +928,7 @@ absl::Status Function::Run(std::span<const Tensor> feeds, std::vector<Tensor>* f
     const int first = RunSplit(feeds, values.data(), options) ? plan.split_steps : 0;
     for (int i = first; i < num_steps; ++i) {
       RETURN_IF_ERROR(RunStep(i, feeds, values.data(), options, *pool_));
+      for (int v : plan.release_after[i]) values[v] = Tensor();
     }
   }
   fetches->resize(plan.fetches.size());
