@@ -8,6 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "engine/shape_inference.h"
 
 namespace savant::engine {
 namespace {
@@ -47,19 +48,6 @@ bool IsReduction(absl::string_view op) {
   static const absl::flat_hash_set<absl::string_view> kOps = {
       "All", "Any", "ArgMax", "ArgMin", "Max", "Mean", "Min", "Prod", "Sum"};
   return kOps.contains(op);
-}
-
-std::optional<std::vector<int64_t>> Ints(const Tensor* t) {
-  if (t == nullptr) return std::nullopt;
-  std::vector<int64_t> v;
-  if (t->dtype() == DataType::kInt32) {
-    for (int32_t x : t->flat<int32_t>()) v.push_back(x);
-  } else if (t->dtype() == DataType::kInt64) {
-    for (int64_t x : t->flat<int64_t>()) v.push_back(x);
-  } else {
-    return std::nullopt;
-  }
-  return v;
 }
 
 // `axis` in [-rank, rank) made non-negative; -1 when out of range.
@@ -150,7 +138,7 @@ class Classifier {
       return 1;
     }
     if (IsReduction(op) || op == "Cumsum") {
-      const auto axes = Ints(Const(1));
+      const auto axes = ConstantInts(Const(1));
       const int rank = Rank(0);
       if (!Rows(0) || !axes || rank < 1) return 0;
       for (int64_t a : *axes) {
@@ -163,7 +151,7 @@ class Classifier {
       // To [-1, d1, ...]: reshaping keeps the row-major order, so batch row i (scale * E elements
       // of E per dim-0 row) becomes the scale * E / (d1*...) rows after those of rows 0..i-1, as
       // long as that divides evenly: the new scale.
-      const auto target = Ints(Const(1));
+      const auto target = ConstantInts(Const(1));
       if (!Rows(0) || !target || target->empty() || (*target)[0] != -1) return 0;
       const int64_t row = RowBytes(shapes_[0], 1);
       int64_t target_row = 1;
@@ -185,7 +173,7 @@ class Classifier {
       return Constant(1) && Rank(1) >= 2 && (Rank(1) < rank || shapes_[1].dim(0) == 1) ? 1 : 0;
     }
     if (op == "ExpandDims") {
-      const auto axis = Ints(Const(1));
+      const auto axis = ConstantInts(Const(1));
       if (!OnlyInput0Rows() || !axis || axis->size() != 1 || Rank(0) < 0) return 0;
       return NormalizeAxis((*axis)[0], Rank(0) + 1) >= 1 ? 1 : 0;
     }
@@ -198,15 +186,15 @@ class Classifier {
       return 1;
     }
     if (op == "Transpose") {
-      const auto perm = Ints(Const(1));
+      const auto perm = ConstantInts(Const(1));
       return OnlyInput0Rows() && perm && !perm->empty() && (*perm)[0] == 0 ? 1 : 0;
     }
     if (op == "Pad" || op == "PadV2" || op == "MirrorPad") {
-      const auto pads = Ints(Const(1));
+      const auto pads = ConstantInts(Const(1));
       return OnlyInput0Rows() && pads && pads->size() >= 2 && (*pads)[0] == 0 && (*pads)[1] == 0 ? 1 : 0;
     }
     if (op == "Tile") {
-      const auto multiples = Ints(Const(1));
+      const auto multiples = ConstantInts(Const(1));
       return OnlyInput0Rows() && multiples && !multiples->empty() && (*multiples)[0] == 1 ? 1 : 0;
     }
     if (op == "ConcatV2" || op == "Pack") {
@@ -214,7 +202,7 @@ class Classifier {
       const int rank = OutRank();
       std::optional<int64_t> axis;
       if (op == "ConcatV2") {
-        const auto a = Ints(Const(n - 1));
+        const auto a = ConstantInts(Const(n - 1));
         if (a && a->size() == 1) axis = (*a)[0];
       } else {
         axis = GetIntAttrOr(node_, "axis", 0);
@@ -231,7 +219,7 @@ class Classifier {
       if (op == "Unpack") {
         axis = GetIntAttrOr(node_, "axis", 0);
       } else {
-        const auto a = Ints(Const(op == "Split" ? 0 : 2));
+        const auto a = ConstantInts(Const(op == "Split" ? 0 : 2));
         if (a && a->size() == 1) axis = (*a)[0];
       }
       for (int i = 0; i < n; ++i) {
@@ -241,7 +229,7 @@ class Classifier {
       return static_cast<int>(outputs_.size());
     }
     if (op == "Slice") {
-      const auto begin = Ints(Const(1)), size = Ints(Const(2));
+      const auto begin = ConstantInts(Const(1)), size = ConstantInts(Const(2));
       return OnlyInput0Rows() && begin && size && !begin->empty() && !size->empty() &&
                      (*begin)[0] == 0 && (*size)[0] == -1
                  ? 1
@@ -249,7 +237,7 @@ class Classifier {
     }
     if (op == "StridedSlice") {
       // Dim 0 taken whole: the first spec entry has begin and end masked and stride 1.
-      const auto strides = Ints(Const(3));
+      const auto strides = ConstantInts(Const(3));
       const int64_t begin_mask = GetIntAttrOr(node_, "begin_mask", 0);
       const int64_t end_mask = GetIntAttrOr(node_, "end_mask", 0);
       const bool plain = GetIntAttrOr(node_, "ellipsis_mask", 0) == 0 &&
@@ -262,7 +250,7 @@ class Classifier {
     }
     if (op == "GatherV2") {
       // An embedding lookup: rows of indices into a constant table along axis 0.
-      const auto axis = Ints(Const(2));
+      const auto axis = ConstantInts(Const(2));
       return Constant(0) && Rows(1) && Rank(1) >= 1 && axis && axis->size() == 1 && (*axis)[0] == 0 &&
                      GetIntAttrOr(node_, "batch_dims", 0) == 0
                  ? 1

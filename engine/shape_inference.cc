@@ -20,19 +20,6 @@ PartialShape Dims(const std::vector<int64_t>& dims) { return PartialShape::FromD
 
 std::vector<int64_t> DimsOf(const PartialShape& s) { return {s.dims().begin(), s.dims().end()}; }
 
-// The values of an int32/int64 constant, or nullopt when the input is not a known constant.
-std::optional<std::vector<int64_t>> ConstantInts(const Tensor* t) {
-  if (t == nullptr) return std::nullopt;
-  std::vector<int64_t> v;
-  if (t->dtype() == DataType::kInt32) {
-    for (int32_t x : t->flat<int32_t>()) v.push_back(x);
-  } else if (t->dtype() == DataType::kInt64) {
-    for (int64_t x : t->flat<int64_t>()) v.push_back(x);
-  } else {
-    return std::nullopt;
-  }
-  return v;
-}
 
 // Combines two descriptions of one tensor; INVALID_ARGUMENT when they contradict each other.
 absl::StatusOr<PartialShape> Merge(const PartialShape& a, const PartialShape& b) {
@@ -618,6 +605,19 @@ absl::StatusOr<std::vector<PartialShape>> InferNodeShapes(const Node& node,
   }
   ASSIGN_OR_RETURN(outputs[0], InferFirstOutput(node, inputs, constants));
   return outputs;
+}
+
+std::optional<std::vector<int64_t>> ConstantInts(const Tensor* t) {
+  if (t == nullptr) return std::nullopt;
+  std::vector<int64_t> v;
+  if (t->dtype() == DataType::kInt32) {
+    for (int32_t x : t->flat<int32_t>()) v.push_back(x);
+  } else if (t->dtype() == DataType::kInt64) {
+    for (int64_t x : t->flat<int64_t>()) v.push_back(x);
+  } else {
+    return std::nullopt;
+  }
+  return v;
 }
 
 }  // namespace savant::engine

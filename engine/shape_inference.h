@@ -12,6 +12,7 @@
 // an error.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -35,6 +36,10 @@ absl::StatusOr<std::vector<PartialShape>> InferNodeShapes(const Node& node,
 // against 1 or an unknown dim stays unknown; against n > 1 it is n. INVALID_ARGUMENT
 // "Incompatible shapes: [2,3] vs. [4]" when known dims differ and neither is 1.
 absl::StatusOr<PartialShape> BroadcastShapes(const PartialShape& a, const PartialShape& b);
+
+// The values of an int32/int64 constant (a shape, axes, a permutation), or nullopt when `t` is
+// null (not a compile-time constant) or of another dtype.
+std::optional<std::vector<int64_t>> ConstantInts(const Tensor* t);
 
 // True when some tensor could have both shapes (ranks agree when known, known dims agree).
 bool ShapesCompatible(const PartialShape& a, const PartialShape& b);
