@@ -385,6 +385,10 @@ class ConvKernel final : public OpKernel {
 
   void Conv(KernelContext& ctx, const Tensor& input, const Tensor& filter, const ConvGeometry& g,
             const float* bias, Activation act, float alpha, Tensor& out) const {
+    if (UsesWinograd(g)) {
+      WinogradConv(ctx, input, g, bias, act, alpha, /*max_pool=*/false, out);
+      return;
+    }
     const int64_t k = g.kh * g.kw * g.in_c;
     const int64_t m = g.batch * g.out_h * g.out_w;
     Tensor packed_holder;
@@ -399,10 +403,6 @@ class ConvKernel final : public OpKernel {
     simd::GemmParams p{.m = m, .n = g.out_c, .k = k, .lda = k, .packed_b = packed,
                        .c = out.data<float>(), .ldc = g.out_c, .bias = bias, .activation = act,
                        .alpha = alpha};
-    if (UsesWinograd(g)) {
-      WinogradConv(ctx, input, g, bias, act, alpha, /*max_pool=*/false, out);
-      return;
-    }
     const bool pointwise = g.kh == 1 && g.kw == 1 && attrs_.stride_h == 1 &&
                            attrs_.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 &&
                            g.out_h == g.in_h && g.out_w == g.in_w;
@@ -632,6 +632,12 @@ class ConvKernel final : public OpKernel {
     const int64_t panels = (co + simd::kPanelWidth - 1) / simd::kPanelWidth;
     const float* in = input.data<float>();
     float* o = out.data<float>();
+    struct Tile {
+      int64_t n, ty, tx;  // image, tile row, tile column
+    };
+    const auto tile_at = [&](int64_t t) {
+      return Tile{t / per_image, t % per_image / tiles_w, t % tiles_w};
+    };
     // Plane strides one cache line more than the planes: at a multiple of 4 KiB the 16 planes
     // would all map to the same L1 sets (32 tiles of 32 channels are exactly 4 KiB).
     const int64_t v_plane = block * ci + 16, m_plane = block * co + 16;
@@ -643,7 +649,7 @@ class ConvKernel final : public OpKernel {
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t t0 = b * block, nt = std::min(block, total - t0);
         for (int64_t i = 0; i < nt; ++i) {
-          const int64_t t = t0 + i, n = t / per_image, ty = t % per_image / tiles_w, tx = t % tiles_w;
+          const auto [n, ty, tx] = tile_at(t0 + i);
           const int64_t y0 = 2 * ty - g.pad_top, x0 = 2 * tx - g.pad_left;
           const float* image = in + n * g.in_h * g.in_w * ci;
           const float* rows[4];
@@ -673,7 +679,7 @@ class ConvKernel final : public OpKernel {
           simd::GemmTile(p, 0, nt, 0, panels);
         }
         for (int64_t i = 0; i < nt; ++i) {
-          const int64_t t = t0 + i, n = t / per_image, ty = t % per_image / tiles_w, tx = t % tiles_w;
+          const auto [n, ty, tx] = tile_at(t0 + i);
           simd::WinogradOutputParams op{.m = m + i * co, .m_stride = m_plane, .channels = co,
                                         .bias = bias, .activation = act, .alpha = alpha,
                                         .max_pool = max_pool};
@@ -762,7 +768,9 @@ ConvKernel::Prepared PrepareConv(const KernelConstruction& c, bool depthwise, co
         out_c >= kWinogradMinChannels) {
       std::vector<float> u(16 * in_c * out_c);
       simd::WinogradFilter(w.data(), in_c, out_c, u.data());
-      for (int xi = 0; xi < 16; ++xi) prep.winograd.emplace_back(u.data() + xi * in_c * out_c, out_c, false, in_c, out_c);
+      for (int xi = 0; xi < 16; ++xi) {
+        prep.winograd.emplace_back(u.data() + xi * in_c * out_c, out_c, false, in_c, out_c);
+      }
     }
   }
   return prep;
@@ -1469,18 +1477,16 @@ class ConvMaxPoolKernel final : public OpKernel {
     const int64_t ph = g.out_h / pool_h_, pw = g.out_w / pool_w_;
     Tensor& out = ctx.allocate_output(0, DataType::kFloat, Shape{g.batch, ph, pw, g.out_c});
     if (out.num_elements() == 0) return absl::OkStatus();
+    const float* bias = cp.bias.empty() ? nullptr : cp.bias.data();
+    const Activation act = conv_->fused().activation;
+    const float alpha = conv_->fused().leakyrelu_alpha;
     if (pool_h_ == 2 && pool_w_ == 2 && conv_->UsesWinograd(g)) {
-      conv_->WinogradConv(ctx, x, g, cp.bias.empty() ? nullptr : cp.bias.data(),
-                          conv_->fused().activation, conv_->fused().leakyrelu_alpha,
-                          /*max_pool=*/true, out);
+      conv_->WinogradConv(ctx, x, g, bias, act, alpha, /*max_pool=*/true, out);
       return absl::OkStatus();
     }
     Tensor padded;
     int64_t row_width;
     const float* base = conv_->RowConvInput(x, g, &padded, &row_width);
-    const float* bias = cp.bias.empty() ? nullptr : cp.bias.data();
-    const Activation act = conv_->fused().activation;
-    const float alpha = conv_->fused().leakyrelu_alpha;
     float* o = out.data<float>();
     const int64_t rows = g.batch * ph;
     auto run = [&](int64_t r0, int64_t r1) {
