@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "engine/base/status_macros.h"
@@ -539,6 +540,25 @@ absl::StatusOr<std::shared_ptr<const Graph>> FuseForInference(
   }
   for (Rewrite& r : pools) const_cast<Node&>(out->node(r.tail)) = std::move(r.fused);
   return std::shared_ptr<const Graph>(std::move(out));
+}
+
+std::pair<Node, Node> SplitPair(const Node& fused, absl::string_view prefix,
+                                absl::string_view first_op, absl::string_view first_name,
+                                absl::string_view second_op, absl::string_view second_name) {
+  std::pair<Node, Node> nodes;
+  auto& [first, second] = nodes;
+  first.name = absl::StrCat(fused.name, "/", first_name);
+  first.op = std::string(first_op);
+  second.name = absl::StrCat(fused.name, "/", second_name);
+  second.op = std::string(second_op);
+  for (const auto& [key, value] : fused.attrs) {
+    if (absl::StartsWith(key, prefix)) {
+      second.attrs[key.substr(prefix.size())] = value;
+    } else {
+      first.attrs[key] = value;
+    }
+  }
+  return nodes;
 }
 
 }  // namespace savant::engine

@@ -37,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
@@ -70,6 +71,14 @@ absl::StatusOr<FusedOps> ParseFusedOps(const Node& node);
 // The activation that TensorFlow's fused_ops string (or the op name of an activation node)
 // denotes: Relu, Relu6, Elu, LeakyRelu, Sigmoid, Tanh, GeluApproximate, GeluExact.
 std::optional<simd::Activation> ActivationFromName(absl::string_view name);
+
+// The two nodes of a _Savant pair node (_SavantDepthwisePointwise: prefix "pw/";
+// _SavantConv2DMaxPool: "pool/"), named `name`/first_name and `name`/second_name with ops
+// first_op and second_op: the attrs under `prefix` (stripped) go to the second, the others to the
+// first. Inputs are left to the caller (the second node's first input is the first's output).
+std::pair<Node, Node> SplitPair(const Node& fused, absl::string_view prefix,
+                                absl::string_view first_op, absl::string_view first_name,
+                                absl::string_view second_op, absl::string_view second_name);
 
 // Returns `graph` with the chains above fused. Nodes named in `keep` (signature feeds and fetches;
 // "name" or "name:port" tensor names, including names of inlined function calls) are never

@@ -5,11 +5,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "engine/base/status_macros.h"
+#include "engine/fusion.h"
 
 namespace savant::engine {
 namespace {
@@ -276,26 +276,13 @@ PartialShape InferEinsum(const Node& node, std::span<const PartialShape> in) {
   return Dims(result);
 }
 
-// One node of a fused pair (engine/fusion.h): `op` with the attrs under `prefix` (prefix stripped),
-// or with the unprefixed attrs when `prefix` is empty.
-Node PairPart(const Node& fused, std::string op, absl::string_view prefix) {
-  Node part;
-  part.name = fused.name;
-  part.op = std::move(op);
-  for (const auto& [key, value] : fused.attrs) {
-    if (prefix.empty() ? key.find('/') == std::string::npos : absl::StartsWith(key, prefix)) {
-      part.attrs[key.substr(prefix.size())] = value;
-    }
-  }
-  return part;
-}
-
 // _SavantDepthwisePointwise (depthwise inputs, then the pointwise filter) and _SavantConv2DMaxPool:
 // the first node's windowed shape rule, then the second's on its result.
 absl::StatusOr<PartialShape> InferFusedPair(const Node& node, std::span<const PartialShape> in) {
   const bool pointwise = node.op == "_SavantDepthwisePointwise";
-  const Node first = PairPart(node, pointwise ? "_FusedDepthwiseConv2dNative" : "_FusedConv2D", "");
-  const Node second = pointwise ? PairPart(node, "Conv2D", "pw/") : PairPart(node, "MaxPool", "pool/");
+  const auto [first, second] =
+      pointwise ? SplitPair(node, "pw/", "_FusedDepthwiseConv2dNative", "depthwise", "Conv2D", "pointwise")
+                : SplitPair(node, "pool/", "_FusedConv2D", "conv", "MaxPool", "pool");
   const size_t filter = 2 + static_cast<size_t>(std::max<int64_t>(0, GetIntAttrOr(node, "num_args", 0)));
   if (in.size() < 2 || (pointwise && in.size() <= filter)) return PartialShape::UnknownRank();
   ASSIGN_OR_RETURN(PartialShape mid, InferWindowed(first, in.subspan(0, 2), {}));

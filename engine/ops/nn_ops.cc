@@ -895,18 +895,8 @@ class DepthwisePointwiseKernel final : public OpKernel {
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateDepthwisePointwise(const KernelConstruction& c) {
   const Node& node = c.node();
-  Node dw_node, pw_node;
-  dw_node.name = node.name + "/depthwise";
-  dw_node.op = "_FusedDepthwiseConv2dNative";
-  pw_node.name = node.name + "/pointwise";
-  pw_node.op = "_FusedConv2D";
-  for (const auto& [key, value] : node.attrs) {
-    if (absl::string_view(key).substr(0, 3) == "pw/") {
-      pw_node.attrs[key.substr(3)] = value;
-    } else {
-      dw_node.attrs[key] = value;
-    }
-  }
+  auto [dw_node, pw_node] = SplitPair(node, "pw/", "_FusedDepthwiseConv2dNative", "depthwise",
+                                      "_FusedConv2D", "pointwise");
   ASSIGN_OR_RETURN(FusedOps dw_fused, ParseFusedOps(dw_node));
   ASSIGN_OR_RETURN(FusedOps pw_fused, ParseFusedOps(pw_node));
   const int dw_inputs = 2 + dw_fused.num_args();
@@ -1630,19 +1620,8 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateLayerNorm(const KernelConstructi
 
 absl::StatusOr<std::unique_ptr<OpKernel>> CreateConvMaxPool(const KernelConstruction& c) {
   const Node& node = c.node();
-  Node conv_node, pool_node;
-  conv_node.name = node.name + "/conv";
-  conv_node.op = "_FusedConv2D";
+  auto [conv_node, pool_node] = SplitPair(node, "pool/", "_FusedConv2D", "conv", "MaxPool", "pool");
   conv_node.inputs = node.inputs;
-  pool_node.name = node.name + "/pool";
-  pool_node.op = "MaxPool";
-  for (const auto& [key, value] : node.attrs) {
-    if (absl::string_view(key).substr(0, 5) == "pool/") {
-      pool_node.attrs[key.substr(5)] = value;
-    } else {
-      conv_node.attrs[key] = value;
-    }
-  }
   if (!node.inputs.empty()) pool_node.inputs = {node.inputs[0]};
   std::vector<const Tensor*> constants;
   std::vector<DataType> dtypes;
