@@ -267,15 +267,10 @@ class Classifier {
   // input (and only there), absent from every constant input.
   int EinsumRows() const {
     const std::string equation = GetStringAttrOr(node_, "equation", "");
-    const size_t arrow = equation.find("->");
-    if (arrow == std::string::npos || equation.find('.') != std::string::npos) return 0;
-    std::vector<std::string> terms;
-    size_t start = 0;
-    for (size_t comma; (comma = equation.find(',', start)) < arrow; start = comma + 1) {
-      terms.push_back(equation.substr(start, comma - start));
-    }
-    terms.push_back(equation.substr(start, arrow - start));
-    const std::string out = equation.substr(arrow + 2);
+    const auto parsed = ParseEinsumEquation(equation);
+    if (!parsed || equation.find('.') != std::string::npos) return 0;
+    const std::vector<std::string>& terms = parsed->inputs;
+    const std::string& out = parsed->output;
     if (out.empty() || terms.size() > in_.size()) return 0;
     const char batch = out[0];
     if (std::count(out.begin(), out.end(), batch) != 1) return 0;

@@ -245,11 +245,11 @@ absl::StatusOr<PartialShape> InferWindowed(const Node& node, std::span<const Par
 // rank (the kernel reports those at run time).
 PartialShape InferEinsum(const Node& node, std::span<const PartialShape> in) {
   const std::string equation = GetStringAttrOr(node, "equation", "");
-  const size_t arrow = equation.find("->");
-  if (arrow == std::string::npos || equation.find('.') != std::string::npos) return PartialShape::UnknownRank();
-  std::vector<std::string> terms = absl::StrSplit(equation.substr(0, arrow), ',');
-  const std::string out = equation.substr(arrow + 2);
-  if (terms.empty() || terms.size() > in.size()) return PartialShape::UnknownRank();
+  const auto parsed = ParseEinsumEquation(equation);
+  if (!parsed || equation.find('.') != std::string::npos) return PartialShape::UnknownRank();
+  const std::vector<std::string>& terms = parsed->inputs;
+  const std::string& out = parsed->output;
+  if (terms.size() > in.size()) return PartialShape::UnknownRank();
   absl::flat_hash_map<char, int64_t> dims;
   for (size_t i = 0; i < terms.size(); ++i) {
     if (in[i].unknown_rank()) continue;
@@ -605,6 +605,19 @@ std::optional<std::vector<int64_t>> ConstantInts(const Tensor* t) {
     return std::nullopt;
   }
   return v;
+}
+
+std::optional<EinsumEquation> ParseEinsumEquation(absl::string_view equation) {
+  std::string eq;
+  for (char ch : equation) {
+    if (ch != ' ') eq.push_back(ch);
+  }
+  const size_t arrow = eq.find("->");
+  if (arrow == std::string::npos) return std::nullopt;
+  EinsumEquation parsed;
+  parsed.inputs = absl::StrSplit(eq.substr(0, arrow), ',');
+  parsed.output = eq.substr(arrow + 2);
+  return parsed;
 }
 
 }  // namespace savant::engine

@@ -14,9 +14,11 @@
 
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "engine/graph.h"
 #include "engine/tensor.h"
 
@@ -36,6 +38,14 @@ absl::StatusOr<std::vector<PartialShape>> InferNodeShapes(const Node& node,
 // against 1 or an unknown dim stays unknown; against n > 1 it is n. INVALID_ARGUMENT
 // "Incompatible shapes: [2,3] vs. [4]" when known dims differ and neither is 1.
 absl::StatusOr<PartialShape> BroadcastShapes(const PartialShape& a, const PartialShape& b);
+
+// An Einsum equation's input terms and output term, spaces removed; nullopt when it has no "->"
+// (an implicit output). Labels are not validated.
+struct EinsumEquation {
+  std::vector<std::string> inputs;
+  std::string output;
+};
+std::optional<EinsumEquation> ParseEinsumEquation(absl::string_view equation);
 
 // The values of an int32/int64 constant (a shape, axes, a permutation), or nullopt when `t` is
 // null (not a compile-time constant) or of another dtype.

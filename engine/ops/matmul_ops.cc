@@ -18,6 +18,7 @@
 #include "engine/fusion.h"
 #include "engine/kernel.h"
 #include "engine/ops/ops.h"
+#include "engine/shape_inference.h"
 #include "engine/simd/simd.h"
 
 namespace savant::engine {
@@ -1131,29 +1132,17 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateEinsum(const KernelConstruction&
         " (supported: DT_FLOAT, DT_DOUBLE, DT_INT32, DT_INT64)"));
   }
   ASSIGN_OR_RETURN(std::string equation, GetStringAttr(c.node(), "equation"));
-  std::string eq;
-  for (char ch : equation) {
-    if (ch != ' ') eq.push_back(ch);
-  }
-  const size_t arrow = eq.find("->");
-  if (arrow == std::string::npos) {
+  std::optional<EinsumEquation> parsed = ParseEinsumEquation(equation);
+  if (!parsed) {
     return absl::UnimplementedError(
         absl::StrCat("einsum equation \"", equation, "\" has no \"->\" (implicit output is not supported)"));
   }
-  std::vector<std::string> inputs;
-  const std::string lhs = eq.substr(0, arrow);
-  const size_t comma = lhs.find(',');
-  if (comma == std::string::npos) {
-    inputs.push_back(lhs);
-  } else {
-    inputs.push_back(lhs.substr(0, comma));
-    inputs.push_back(lhs.substr(comma + 1));
-    if (inputs[1].find(',') != std::string::npos) {
-      return absl::UnimplementedError(
-          absl::StrCat("einsum equation \"", equation, "\" has more than two inputs"));
-    }
+  if (parsed->inputs.size() > 2) {
+    return absl::UnimplementedError(
+        absl::StrCat("einsum equation \"", equation, "\" has more than two inputs"));
   }
-  const std::string output = eq.substr(arrow + 2);
+  std::vector<std::string> inputs = std::move(parsed->inputs);
+  const std::string output = std::move(parsed->output);
   for (const std::string& term : inputs) {
     for (size_t i = 0; i < term.size(); ++i) {
       const char ch = term[i];
@@ -1179,7 +1168,10 @@ absl::StatusOr<std::unique_ptr<OpKernel>> CreateEinsum(const KernelConstruction&
   }
   std::optional<EinsumPlan> plan;
   std::optional<simd::PackedMatrix> packed;
-  const bool ellipsis = eq.find("...") != std::string::npos;
+  const bool ellipsis =
+      output.find("...") != std::string::npos ||
+      std::any_of(inputs.begin(), inputs.end(),
+                  [](const std::string& t) { return t.find("...") != std::string::npos; });
   if (inputs.size() == 1 && !ellipsis) {
     for (char ch : output) {
       if (inputs[0].find(ch) == std::string::npos) {
