@@ -168,19 +168,13 @@ struct Function::Plan {
 namespace {
 
 // Finds the leading row-wise steps of the plan and the slice size (see FunctionSpec::batch_split).
+// `last_reader`: per value, the last step that reads it (the step count for a fetched value, -1
+// for an unread one).
 void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
-                    const std::vector<PartialShape>& feed_shapes, int parallelism) {
+                    const std::vector<PartialShape>& feed_shapes,
+                    const std::vector<int>& last_reader, int parallelism) {
   using Plan = Function::Plan;
   const bool always = spec.batch_split == FunctionSpec::BatchSplit::kAlways;
-  std::vector<bool> read(plan.num_values, false);
-  for (const Plan::Step& st : plan.steps) {
-    for (const Source& src : st.inputs) {
-      if (src.kind == Source::kValue) read[src.index] = true;
-    }
-  }
-  for (const Source& f : plan.fetches) {
-    if (f.kind == Source::kValue) read[f.index] = true;
-  }
   std::vector<RowClass> value_class(plan.num_values, RowClass::kOther);
   std::vector<int64_t> value_scale(plan.num_values, 1);  // dim-0 rows per batch row
   const auto class_of = [&](const Source& src) {
@@ -223,7 +217,7 @@ void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
     // A Reshape's output is a view of its input: no new bytes.
     const bool view = st.node->op == "Reshape" || st.node->op == "Squeeze" || st.node->op == "ExpandDims";
     for (int p = 0; p < st.num_outputs; ++p) {
-      if (!read[st.first_output + p]) continue;
+      if (last_reader[st.first_output + p] < 0) continue;
       row_wise = row_wise && outs[p] == RowClass::kRows;
       const int64_t bytes = view ? 0 : RowBytes(out_shapes[p]) * out_scale;
       row = bytes < 0 || row < 0 ? -1 : row + bytes;
@@ -269,25 +263,18 @@ void PlanBatchSplit(Function::Plan& plan, const FunctionSpec& spec,
     plan.split_min_batch = std::max(plan.split_min_batch,
                                     LastLevelCacheBytesPerThread() * parallelism / max_row + 1);
   }
-  std::vector<bool> produced_before(plan.num_values, false), later(plan.num_values, false);
+  // The split steps' feeds, and their values read after them (by a later step or a fetch).
   absl::flat_hash_set<int> feeds;
-  for (int i = 0; i < static_cast<int>(plan.steps.size()); ++i) {
+  for (int i = 0; i < end; ++i) {
     const Plan::Step& st = plan.steps[i];
     for (const Source& src : st.inputs) {
-      if (i < end && src.kind == Source::kFeed) feeds.insert(src.index);
-      if (i >= end && src.kind == Source::kValue) later[src.index] = true;
+      if (src.kind == Source::kFeed) feeds.insert(src.index);
     }
-    if (i < end) {
-      for (int p = 0; p < st.num_outputs; ++p) produced_before[st.first_output + p] = true;
-    }
-  }
-  for (const Source& f : plan.fetches) {
-    if (f.kind == Source::kValue) later[f.index] = true;
-  }
-  for (int v = 0; v < plan.num_values; ++v) {
-    if (produced_before[v] && later[v]) {
-      plan.split_outputs.push_back(v);
-      plan.split_output_scales.push_back(value_scale[v]);
+    for (int v = st.first_output; v < st.first_output + st.num_outputs; ++v) {
+      if (last_reader[v] >= end) {
+        plan.split_outputs.push_back(v);
+        plan.split_output_scales.push_back(value_scale[v]);
+      }
     }
   }
   plan.split_feeds.assign(feeds.begin(), feeds.end());
@@ -691,27 +678,26 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
   }
   for (const Source& f : plan.fetches) plan.fetch_shapes.push_back(static_shape(f));
 
-  // Release points (plan order): each value is dropped after the last step that reads it, so its
-  // buffer goes back to the allocator's cache while still warm and the next output reuses it.
-  {
-    std::vector<int> last_use(plan.num_values, -1);
-    std::vector<bool> fetched(plan.num_values, false);
-    for (const Source& f : plan.fetches) {
-      if (f.kind == Source::kValue) fetched[f.index] = true;
+  // Per value, the last step that reads it: num_steps when a fetch returns it, -1 when nothing
+  // reads it.
+  std::vector<int> last_reader(plan.num_values, -1);
+  for (int i = 0; i < num_steps; ++i) {
+    for (const Source& src : plan.steps[i].inputs) {
+      if (src.kind == Source::kValue) last_reader[src.index] = std::max(last_reader[src.index], i);
     }
-    for (int i = 0; i < num_steps; ++i) {
-      const auto& st = plan.steps[i];
-      for (const Source& src : st.inputs) {
-        if (src.kind == Source::kValue) last_use[src.index] = std::max(last_use[src.index], i);
-      }
-      for (int p = 0; p < st.num_outputs; ++p) {
-        int& last = last_use[st.first_output + p];
-        last = std::max(last, i);
-      }
-    }
-    plan.release_after.assign(num_steps, {});
-    for (int v = 0; v < plan.num_values; ++v) {
-      if (!fetched[v] && last_use[v] >= 0) plan.release_after[last_use[v]].push_back(v);
+  }
+  for (const Source& f : plan.fetches) {
+    if (f.kind == Source::kValue) last_reader[f.index] = num_steps;
+  }
+  // Release points (plan order): each value is dropped after the last step that reads it (an
+  // unread one after its producer), so its buffer goes back to the allocator's cache while still
+  // warm and the next output reuses it.
+  plan.release_after.assign(num_steps, {});
+  for (int i = 0; i < num_steps; ++i) {
+    const auto& st = plan.steps[i];
+    for (int v = st.first_output; v < st.first_output + st.num_outputs; ++v) {
+      const int last = last_reader[v] < 0 ? i : last_reader[v];
+      if (last < num_steps) plan.release_after[last].push_back(v);
     }
   }
 
@@ -729,7 +715,7 @@ absl::StatusOr<std::unique_ptr<Function>> Function::Compile(
   if (s.batch_split != FunctionSpec::BatchSplit::kNever && !plan.parallel) {
     std::vector<PartialShape> shapes;
     for (size_t i = 0; i < r.feeds.size(); ++i) shapes.push_back(feed_shape(static_cast<int>(i)));
-    PlanBatchSplit(plan, s, shapes, pool.parallelism());
+    PlanBatchSplit(plan, s, shapes, last_reader, pool.parallelism());
   }
   return fn;
 }
