@@ -98,10 +98,10 @@ class Classifier {
   }
   // Every input is either row-wise with the output's rank, or a constant that broadcasts along
   // dim 0 (lower rank, or dim 0 of 1).
-  bool Broadcasts(int first, int last) const {
+  bool Broadcasts() const {
     const int rank = OutRank();
     if (rank < 1) return false;
-    for (int i = first; i < last; ++i) {
+    for (int i = 0; i < static_cast<int>(in_.size()); ++i) {
       if (Rows(i)) {
         if (Rank(i) != rank) return false;
       } else if (Rank(i) < 0 || (Rank(i) == rank && shapes_[i].dim(0) != 1)) {
@@ -116,7 +116,7 @@ class Classifier {
     const absl::string_view op = node_.op;
     const int n = static_cast<int>(in_.size());
     if (IsUnary(op)) return n == 1 && Rows(0) ? 1 : 0;
-    if (IsBroadcasting(op)) return Broadcasts(0, n) ? 1 : 0;
+    if (IsBroadcasting(op)) return Broadcasts() ? 1 : 0;
     if (op == "Softmax" || op == "LogSoftmax" || op == "_SavantLayerNorm") {
       return OnlyInput0Rows() && Rank(0) >= 2 ? 1 : 0;
     }
